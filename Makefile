@@ -1,0 +1,35 @@
+# The two commands: `make lab` and `make test`. Both bootstrap first (idempotent, fast when warm).
+SHELL := /bin/bash
+export PATH := $(CURDIR)/.venv/bin:$(CURDIR)/.cache/tools:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+PYTHON := $(CURDIR)/.venv/bin/python
+S ?= lab
+
+.PHONY: bootstrap lab lab-down test test-unit test-integration lint molecule bench
+
+bootstrap:
+	@scripts/bootstrap
+
+lab: bootstrap
+	ansible-playbook site.yml
+
+lab-down: bootstrap
+	ansible-playbook playbooks/lab-down.yml
+
+test: bootstrap
+	@$(PYTHON) scripts/run-tests
+
+test-unit: bootstrap
+	@$(PYTHON) scripts/run-tests unit
+
+test-integration: bootstrap
+	@$(PYTHON) scripts/run-tests integration
+
+lint: bootstrap
+	@$(PYTHON) scripts/run-tests lint
+
+molecule: bootstrap
+	@$(PYTHON) scripts/run-tests molecule:$(S)
+
+bench: bootstrap
+	@bench/run

@@ -1,0 +1,37 @@
+"""Address filters the roles need, without depending on the ansible.utils collection."""
+
+import ipaddress
+
+from ansible.errors import AnsibleFilterError
+
+
+def in_subnet(address, subnet):
+    """True when the IP address lies inside the CIDR subnet."""
+    try:
+        return ipaddress.ip_address(str(address)) in ipaddress.ip_network(str(subnet), strict=False)
+    except ValueError as error:
+        raise AnsibleFilterError(f"in_subnet: {error}") from error
+
+
+def is_cidr(value):
+    """True when the value is a CIDR network such as 172.30.77.0/24."""
+    try:
+        ipaddress.ip_network(str(value), strict=True)
+    except ValueError:
+        return False
+    return "/" in str(value)
+
+
+def is_loopback(address):
+    """True for 127.0.0.0/8, ::1 and IPv4-mapped loopback addresses."""
+    try:
+        parsed = ipaddress.ip_address(str(address))
+    except ValueError:
+        return str(address) == "localhost"
+    mapped = getattr(parsed, "ipv4_mapped", None)
+    return parsed.is_loopback or bool(mapped and mapped.is_loopback)
+
+
+class FilterModule:
+    def filters(self):
+        return {"in_subnet": in_subnet, "is_cidr": is_cidr, "is_loopback": is_loopback}
