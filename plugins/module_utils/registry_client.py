@@ -1,0 +1,610 @@
+"""Docker Registry HTTP API v2 client built on Ansible's url utilities.
+
+Every failure becomes a RegistryError with one of ERROR_KINDS and a message that says what went
+wrong, where, and how to fix it; roles branch on the kind. Credentials never appear in messages.
+"""
+
+import hashlib
+import http.client
+import ipaddress
+import json
+import re
+import socket
+import ssl
+import urllib.error
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urljoin, urlsplit
+
+from ansible.module_utils.common.text.converters import to_native
+from ansible.module_utils.urls import Request, basic_auth_header, make_context
+
+ERROR_KINDS = ("refused", "timeout", "dns", "tls", "unauthorized", "not_found", "unexpected")
+
+# HEAD must offer every current format: a registry answers 404 for a manifest whose type the
+# client did not accept (OCI images pushed by skopeo or buildah, for instance).
+MANIFEST_MEDIA_TYPES = (
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+)
+
+# The grammar of the distribution reference package (docker/distribution/reference).
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REPOSITORY_NAME = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
+TAG_NAME = re.compile(r"\w[\w.-]{0,127}", re.ASCII)
+DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}")
+
+CATALOG_SCOPE = "registry:catalog:*"
+USER_AGENT = "nested-warden-registry-check"
+EXCERPT_LENGTH = 200
+MAX_PAGES = 10000
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+# RFC 7235 wants a token here; servers also send bare URLs, so take anything up to a comma.
+_BARE_VALUE = re.compile(r"[^\s,\"]+")
+_LINK = re.compile(r"<([^>]*)>([^,]*)")
+
+
+class RegistryError(Exception):
+    """A classified failure: kind is one of ERROR_KINDS."""
+
+    def __init__(self, kind, message, status=None):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+
+    def as_dict(self):
+        return {"kind": self.kind, "message": self.message}
+
+
+class ConfigurationError(ValueError):
+    """The options are wrong (not the registry): the module fails even when probing."""
+
+
+@dataclass
+class Challenge:
+    """One challenge of a WWW-Authenticate header: scheme (lower case) and its parameters."""
+
+    scheme: str
+    params: dict = field(default_factory=dict)
+
+
+def parse_challenges(header_values):
+    """Parse WWW-Authenticate values (RFC 7235) into Challenges.
+
+    One value may hold several challenges ('Basic realm="a", Bearer realm="b"') and quoted
+    values may hold commas (a Bearer scope such as "repository:app:pull,push").
+    """
+    challenges = []
+    for value in header_values:
+        position = 0
+        while position < len(value):
+            if value[position] in " \t,":
+                position += 1
+                continue
+            name = _TOKEN.match(value, position)
+            if not name:
+                position += 1  # not a token: skip it rather than give up on the rest
+                continue
+            position = name.end()
+            after_name = _skip_spaces(value, position)
+            is_parameter = after_name < len(value) and value[after_name] == "=" and challenges
+            if not is_parameter:
+                challenges.append(Challenge(name.group().lower()))
+                continue
+            position = _skip_spaces(value, after_name + 1)
+            quoted = _QUOTED.match(value, position)
+            if quoted:
+                parameter = re.sub(r"\\(.)", r"\1", quoted.group(1))
+                position = quoted.end()
+            else:
+                bare = _BARE_VALUE.match(value, position)
+                parameter = bare.group() if bare else ""
+                position = bare.end() if bare else position
+            challenges[-1].params[name.group().lower()] = parameter
+    return challenges
+
+
+def _skip_spaces(text, position):
+    while position < len(text) and text[position] in " \t":
+        position += 1
+    return position
+
+
+def next_link(header_value, current_url):
+    """The absolute URL of the Link header's rel="next" target, or None.
+
+    The registry sends it relative ('</v2/_catalog?last=b&n=1>; rel="next"').
+    """
+    for target, params in _LINK.findall(header_value or ""):
+        relations = re.search(r'rel\s*=\s*"?([^";]*)"?', params)
+        if relations and "next" in relations.group(1).lower().split():
+            return urljoin(current_url, target.strip())
+    return None
+
+
+def normalize_url(url):
+    """The registry base URL without a trailing slash; refuses what would silently misbehave."""
+    parts = urlsplit(url or "")
+    example = "for example https://registry.example.com:5000"
+    if parts.scheme not in ("http", "https"):
+        raise ConfigurationError(f"url {url!r} must start with http:// or https:// ({example})")
+    if not parts.hostname:
+        raise ConfigurationError(f"url {url!r} names no host ({example})")
+    if parts.username or parts.password:
+        raise ConfigurationError(
+            "url must not carry credentials (user:password@host): they would show in the output; "
+            "set username and password instead"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"url {url!r} must not have a query or fragment ({example})")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError as error:
+        raise ConfigurationError(f"url {url!r} has an invalid port: {error}") from None
+    path = parts.path.rstrip("/")
+    if path.endswith("/v2"):
+        path = path[: -len("/v2")]  # users often paste the API root; the client adds /v2/ itself
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def validate_repository(repository):
+    if not REPOSITORY_NAME.fullmatch(repository):
+        raise ConfigurationError(
+            f"repository {repository!r} is not a valid repository name: lower-case path components "
+            "separated by '/', without the registry host or a tag "
+            "(for example 'library/app', not 'registry:5000/library/app:1.0')"
+        )
+
+
+def validate_reference(tag):
+    if not (TAG_NAME.fullmatch(tag) or DIGEST.fullmatch(tag)):
+        raise ConfigurationError(
+            f"tag {tag!r} is neither a tag (letters, digits, '_', '.', '-'; up to 128 characters, "
+            "not starting with '.' or '-') nor a digest such as sha256:<64 hex digits>"
+        )
+
+
+def load_ca(ca_path):
+    """Fail early, as a configuration error, when ca_path holds no usable CA certificate."""
+    try:
+        ssl.create_default_context(cafile=ca_path)
+    except FileNotFoundError:
+        raise ConfigurationError(f"ca_path {ca_path}: no such file") from None
+    except (ssl.SSLError, OSError) as error:
+        raise ConfigurationError(
+            f"ca_path {ca_path}: cannot load it as PEM CA certificates ({error}); "
+            "point it at the CA certificate that signed the registry's certificate"
+        ) from None
+
+
+def is_loopback_host(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def body_excerpt(body):
+    """A short, single-line excerpt of a response body, preferring the registry's error codes."""
+    try:
+        errors = json.loads(body).get("errors") or []
+        described = "; ".join(f"{error.get('code')}: {error.get('message')}" for error in errors)
+        if described:
+            return described[:EXCERPT_LENGTH]
+    except (ValueError, AttributeError, TypeError):
+        pass
+    text = " ".join(body.decode("utf-8", "replace").split())
+    if not text:
+        return "(empty body)"
+    return text[:EXCERPT_LENGTH] + ("..." if len(text) > EXCERPT_LENGTH else "")
+
+
+def classify_network_error(error, url, timeout, ca_path=None):
+    """A RegistryError for an exception raised while connecting to or reading from url."""
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    where = f"{parts.hostname}:{port}"
+    if isinstance(reason, ssl.SSLError):
+        return _tls_error(reason, where, ca_path)
+    if isinstance(reason, ConnectionRefusedError):
+        return _refused_error(parts.hostname, port, where)
+    if isinstance(reason, socket.gaierror):
+        return RegistryError(
+            "dns",
+            f"cannot resolve host name {parts.hostname!r} ({reason.strerror or reason}): check the host in "
+            "url and the DNS resolver or /etc/hosts of the host where the module runs",
+        )
+    if isinstance(reason, TimeoutError) or (isinstance(reason, str) and "timed out" in reason):
+        return RegistryError(
+            "timeout",
+            f"no answer from {where} within {timeout:g} s: a firewall may drop the packets, or the host is "
+            "down or overloaded; check the address and the firewall between this host and the registry, "
+            "and raise timeout if the registry is merely slow",
+        )
+    return RegistryError("unexpected", f"cannot talk to {where} ({url}): {reason}")
+
+
+def _tls_error(reason, where, ca_path):
+    if not isinstance(reason, ssl.SSLCertVerificationError):
+        hint = ""
+        if "WRONG_VERSION_NUMBER" in str(reason) or "record layer failure" in str(reason):
+            hint = "; the server may speak plain HTTP: try http:// in url"
+        return RegistryError("tls", f"TLS handshake with {where} failed ({reason}){hint}")
+    detail = reason.verify_message or str(reason)
+    if ca_path:
+        fix = (
+            f"ca_path {ca_path} does not verify it: point ca_path at the CA that signed the registry's "
+            "certificate, and make sure the certificate names the host used in url"
+        )
+    else:
+        fix = (
+            "set ca_path to the CA certificate (PEM) that signed the registry's certificate, "
+            "or validate_certs: false to skip verification (only for throwaway labs)"
+        )
+    return RegistryError("tls", f"TLS certificate of {where} could not be verified ({detail}): {fix}")
+
+
+def _refused_error(host, port, where):
+    check = f"registry_check listen_port: {port} (listen.addresses, listen.loopback_only)"
+    if is_loopback_host(host):
+        return RegistryError(
+            "refused",
+            f"connection to {where} refused: nothing listens on port {port} of this host. Is the "
+            f"registry running, on that port? {check} shows what the port is bound to.",
+        )
+    return RegistryError(
+        "refused",
+        f"connection to {where} refused: nothing accepts connections on that address from this host. "
+        "The registry may listen on loopback only (the docker-registry release binds 127.0.0.1 unless "
+        f"docker.registry.bind is set). Check on the registry host with {check}, "
+        f"or `ss -ltn 'sport = :{port}'`.",
+    )
+
+
+class Response:
+    def __init__(self, status, headers, body, url):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.url = url
+
+    def header(self, name):
+        return self.headers.get(name) if self.headers is not None else None
+
+    def header_values(self, name):
+        return (self.headers.get_all(name) or []) if self.headers is not None else []
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise RegistryError(
+                "unexpected",
+                f"{self.url} answered HTTP {self.status} with a body that is not JSON: "
+                f"{body_excerpt(self.body)}",
+            ) from None
+
+
+class RegistryClient:
+    """Talks to one registry; remembers how it asked to authenticate."""
+
+    def __init__(
+        self,
+        url,
+        *,
+        username=None,
+        password=None,
+        validate_certs=True,
+        ca_path=None,
+        timeout=10,
+        use_proxy=True,
+    ):
+        self.base_url = normalize_url(url)
+        self.username = username
+        self.password = password
+        self.validate_certs = validate_certs
+        self.ca_path = ca_path
+        self.timeout = timeout
+        if ca_path:
+            load_ca(ca_path)
+        self.auth = "none"
+        self.ping_status = None
+        self._tls_context = None
+        self._plain_context = None
+        self._basic = None
+        self._tokens = {}
+        # netrc would add credentials the task never named; redirects keep GET and HEAD only.
+        self._request = Request(
+            use_proxy=use_proxy,
+            timeout=timeout,
+            http_agent=USER_AGENT,
+            use_netrc=False,
+            follow_redirects="safe",
+        )
+
+    @property
+    def sends_credentials_in_clear(self):
+        parts = urlsplit(self.base_url)
+        return bool(self.username) and parts.scheme == "http" and not is_loopback_host(parts.hostname)
+
+    def ping(self):
+        """GET /v2/: the API version the registry reports, after any authentication."""
+        try:
+            response = self._call("GET", "v2/")
+        except RegistryError as error:
+            self.ping_status = error.status
+            raise
+        self.ping_status = response.status
+        if response.status == 404:
+            raise RegistryError(
+                "unexpected",
+                f"{response.url} answered HTTP 404: no Docker Registry v2 API there; check the "
+                "host, port and any path in url",
+            )
+        self._expect_ok(response)
+        return response.header("Docker-Distribution-API-Version")
+
+    def catalog(self, page_size):
+        return self._paginate(f"v2/_catalog?n={page_size}", "repositories", CATALOG_SCOPE, "the catalog")
+
+    def tags(self, repository, page_size):
+        # Sorted: the registry lists tags in storage order, which differs between runs and hosts.
+        return sorted(
+            self._paginate(
+                f"v2/{repository}/tags/list?n={page_size}",
+                "tags",
+                f"repository:{repository}:pull",
+                f"repository {repository!r}",
+            )
+        )
+
+    def manifest(self, repository, reference):
+        """HEAD the manifest: its digest, media type and size, without downloading it."""
+        path = f"v2/{repository}/manifests/{reference}"
+        scope = f"repository:{repository}:pull"
+        accept = {"Accept": ", ".join(MANIFEST_MEDIA_TYPES)}
+        response = self._call("HEAD", path, scope, accept)
+        if response.status == 404:
+            raise RegistryError(
+                "not_found", f"tag {reference!r} not found in repository {repository!r} at {self.base_url}"
+            )
+        self._expect_ok(response)
+        digest = response.header("Docker-Content-Digest")
+        if not digest:
+            # Some registries and proxies omit the header on HEAD: hash the manifest instead.
+            response = self._call("GET", path, scope, accept)
+            self._expect_ok(response)
+            digest = "sha256:" + hashlib.sha256(response.body).hexdigest()
+        media_type = (response.header("Content-Type") or "").split(";")[0].strip() or None
+        length = response.header("Content-Length")
+        return {"digest": digest, "media_type": media_type, "size": int(length) if length else None}
+
+    def _paginate(self, path, key, scope, what):
+        url = self._url(path)
+        items = []
+        seen = set()
+        while url:
+            if url in seen or len(seen) >= MAX_PAGES:
+                raise RegistryError("unexpected", f"pagination of {what} at {self.base_url} loops at {url}")
+            seen.add(url)
+            response = self._call("GET", url, scope)
+            if response.status == 404:
+                raise RegistryError(
+                    "not_found",
+                    f"{what} not found at {self.base_url} ({body_excerpt(response.body)}); "
+                    "catalog: true lists the repositories that exist",
+                )
+            self._expect_ok(response)
+            page = response.json()
+            # A repository whose tags were all deleted answers "tags": null.
+            if not isinstance(page, dict) or not isinstance(page.get(key) or [], list):
+                raise RegistryError(
+                    "unexpected",
+                    f"{url} answered {body_excerpt(response.body)}: expected a JSON object with a list "
+                    f"under {key!r}; is url a Docker registry?",
+                )
+            items.extend(page.get(key) or [])
+            url = next_link(response.header("Link"), url)
+        return items
+
+    def _url(self, path):
+        return urljoin(self.base_url + "/", path)
+
+    def _call(self, method, path, scope=None, headers=None):
+        """One API request; on a 401 answer the challenge once and repeat it."""
+        url = self._url(path)
+        response = self._open(method, url, self._auth_headers(scope, headers))
+        if response.status == 401:
+            try:
+                self._answer(response, scope)
+            except RegistryError as error:
+                error.status = error.status or 401  # what the registry answered before the token server
+                raise
+            response = self._open(method, url, self._auth_headers(scope, headers))
+            if response.status == 401:
+                raise RegistryError("unauthorized", self._rejected(response, scope), status=401)
+        if response.status == 403:
+            raise RegistryError(
+                "unauthorized",
+                f"{method} {url} answered HTTP 403: the credentials of {self._who()} were accepted but lack "
+                f"access{' to ' + scope if scope else ''}; grant that user access on the registry",
+                status=403,
+            )
+        return response
+
+    def _basic_credentials(self):
+        return to_native(basic_auth_header(self.username, self.password or ""))
+
+    def _who(self):
+        return f"user {self.username!r}" if self.username else "an anonymous client"
+
+    def _rejected(self, response, scope):
+        if not self.username:
+            return (
+                f"{response.url} requires authentication and no credentials were given: "
+                "set username and password"
+            )
+        if self.auth == "bearer":
+            # The token server accepted the credentials; the registry refused the token it issued.
+            challenges = parse_challenges(response.header_values("WWW-Authenticate"))
+            reason = next((c.params["error"] for c in challenges if c.params.get("error")), "token refused")
+            for_scope = f" for scope {scope}" if scope else ""
+            return (
+                f"{response.url} refused the token issued to {self._who()}{for_scope} ({reason}, HTTP 401): "
+                "grant that access on the token server, or check that the registry's auth.token issuer, "
+                "service and rootcertbundle match the token server"
+            )
+        return (
+            f"{response.url} rejected the credentials of user {self.username!r} (HTTP 401): "
+            "check username and password (the password is not shown)"
+        )
+
+    def _auth_headers(self, scope, headers):
+        merged = dict(headers or {})
+        if self._basic:
+            merged["Authorization"] = self._basic
+        elif scope in self._tokens:
+            merged["Authorization"] = f"Bearer {self._tokens[scope]}"
+        return merged
+
+    def _answer(self, response, scope):
+        challenges = parse_challenges(response.header_values("WWW-Authenticate"))
+        schemes = {challenge.scheme: challenge for challenge in challenges}
+        if "bearer" in schemes:
+            self.auth = "bearer"
+            self._tokens[scope] = self._fetch_token(schemes["bearer"].params, scope)
+        elif "basic" in schemes:
+            self.auth = "basic"
+            if not self.username:
+                raise RegistryError("unauthorized", self._rejected(response, scope), status=401)
+            self._basic = self._basic_credentials()
+        else:
+            offered = ", ".join(response.header_values("WWW-Authenticate")) or "no WWW-Authenticate header"
+            raise RegistryError(
+                "unauthorized",
+                f"{response.url} answered HTTP 401 with {offered[:EXCERPT_LENGTH]!r}; "
+                "this module answers Basic and Bearer challenges only",
+            )
+
+    def _fetch_token(self, params, scope):
+        """The distribution token flow: GET realm?service=...&scope=... with Basic credentials."""
+        realm = params.get("realm")
+        if not realm or urlsplit(realm).scheme not in ("http", "https"):
+            raise RegistryError(
+                "unexpected",
+                f"{self.base_url} sent a Bearer challenge without a usable realm "
+                f"({realm!r}); the registry's auth.token.realm setting must be an http(s) URL",
+            )
+        query = [("service", params["service"])] if params.get("service") else []
+        # The challenge names the scope the registry wants; it may hold several, space separated.
+        for wanted in (params.get("scope") or scope or "").split():
+            query.append(("scope", wanted))
+        token_url = f"{realm}{'&' if '?' in realm else '?'}{urlencode(query)}" if query else realm
+        headers = {}
+        if self.username:
+            headers["Authorization"] = self._basic_credentials()
+        response = self._open("GET", token_url, headers)
+        if response.status in (401, 403):
+            raise RegistryError(
+                "unauthorized",
+                f"token server {realm} rejected the credentials of {self._who()} (HTTP {response.status}): "
+                "check username and password (the password is not shown)",
+            )
+        if response.status != 200:
+            raise RegistryError(
+                "unexpected",
+                f"token server {realm} answered HTTP {response.status}: {body_excerpt(response.body)}",
+            )
+        answer = response.json()
+        token = (answer.get("token") or answer.get("access_token")) if isinstance(answer, dict) else None
+        if not token:
+            raise RegistryError("unexpected", f"token server {realm} answered without a token")
+        return token
+
+    def _expect_ok(self, response):
+        if response.status == 200:
+            return
+        hint = ""
+        if response.status == 400 and b"HTTPS server" in response.body:
+            hint = "; the server speaks HTTPS: use https:// in url"
+        raise RegistryError(
+            "unexpected",
+            f"{response.url} answered HTTP {response.status}: {body_excerpt(response.body)}{hint}",
+        )
+
+    def _context(self, url):
+        """A TLS context made once per client.
+
+        Request.open makes a new one for every request that brings none, http:// included, and
+        that reads the whole system CA store (about 20 ms each time).
+        """
+        if not url.startswith("https:"):
+            if self._plain_context is None:
+                self._plain_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # never used for http://
+            return self._plain_context
+        if self._tls_context is None:
+            self._tls_context = make_context(cafile=self.ca_path, validate_certs=self.validate_certs)
+        return self._tls_context
+
+    def _open(self, method, url, headers):
+        context = self._context(url)
+        try:
+            with self._request.open(
+                method, url, headers=headers, context=context, unredirected_headers=["Authorization"]
+            ) as answer:
+                return Response(answer.status, answer.headers, answer.read(), url)
+        except urllib.error.HTTPError as error:
+            return Response(error.code, error.headers, _read_error_body(error), url)
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+            raise classify_network_error(error, url, self.timeout, self.ca_path) from None
+
+
+def _read_error_body(error):
+    try:
+        return error.read(64 * 1024)
+    except (OSError, http.client.HTTPException):
+        return b""
+
+
+def check_registry(client, *, catalog=False, page_size=100, repository=None, tag=None):
+    """Run the requested checks; never raises RegistryError, reports it under 'error' instead.
+
+    reachable means GET /v2/ answered 200 with the given credentials; facts gathered before a
+    failure stay in the result.
+    """
+    facts = {
+        "url": client.base_url,
+        "reachable": False,
+        "status": None,
+        "api_version": None,
+        "auth": None,
+        "error": None,
+    }
+    try:
+        facts["api_version"] = client.ping()
+        facts["reachable"] = True
+        if catalog:
+            facts["catalog"] = client.catalog(page_size)
+        if repository:
+            facts["tags"] = client.tags(repository, page_size)
+        if repository and tag:
+            try:
+                facts["manifest"] = client.manifest(repository, tag)
+            except RegistryError as error:
+                if error.kind == "not_found" and facts["tags"]:
+                    shown = ", ".join(facts["tags"][:10]) + (", ..." if len(facts["tags"]) > 10 else "")
+                    error.message += f" (tags there: {shown})"
+                raise
+    except RegistryError as error:
+        facts["error"] = error.as_dict()
+    facts["status"] = client.ping_status
+    # Without any HTTP answer nothing is known about the registry's authentication.
+    facts["auth"] = client.auth if client.ping_status is not None else None
+    return facts
