@@ -11,6 +11,8 @@ returned to the user.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import tempfile
 
 C_LOCALE = {"LANGUAGE": "C", "LC_ALL": "C", "LANG": "C"}
@@ -75,17 +77,27 @@ def redact(text, secrets):
     return text
 
 
+def secret_strings(value):
+    """Every string inside a value (a dict of variables, say): the secrets to redact."""
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in secret_strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in secret_strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
 class CliNotFound(Exception):
     pass
 
 
 class CliResult:
-    def __init__(self, cmd, rc, stdout, stderr, skipped=False):
+    def __init__(self, cmd, rc, stdout, stderr, skipped=False, *, timed_out=False):
         self.cmd = cmd
         self.rc = rc
         self.stdout = stdout
         self.stderr = stderr
         self.skipped = skipped
+        self.timed_out = timed_out
 
     def as_dict(self, secrets=()):
         return redact({"cmd": self.cmd, "rc": self.rc, "stdout": self.stdout, "stderr": self.stderr}, secrets)
@@ -139,16 +151,54 @@ class CliRunner:
             argv.extend(self.arg_formats[name](values.get(name)))
         return argv
 
-    def run(self, order, mutating=False, env=None, data=None, **values):
-        """Run the command; in check mode a mutating call is not run and returns skipped=True."""
+    def run(self, order, mutating=False, env=None, data=None, timeout=None, **values):
+        """Run the command; in check mode a mutating call is not run and returns skipped=True.
+
+        With `timeout` (seconds) the command is stopped when it runs longer: SIGTERM first (CLIs
+        such as fly detach cleanly on it), SIGKILL after a grace period; the result then has
+        timed_out=True and whatever the command printed until then.
+        """
         argv = self.argv(order, **values)
         if mutating and getattr(self.module, "check_mode", False):
             return CliResult(argv, 0, "", "", skipped=True)
         environ = dict(C_LOCALE)
         environ.update({k: str(v) for k, v in (env or {}).items() if v is not None})
+        if timeout is not None:
+            return run_with_timeout(argv, environ, data, timeout)
         extra = {"data": data, "binary_data": True} if data is not None else {}
         rc, stdout, stderr = self.module.run_command(argv, environ_update=environ, check_rc=False, **extra)
         return CliResult(argv, rc, stdout, stderr)
+
+
+GRACE_SECONDS = 10
+
+
+def run_with_timeout(argv, environ, data, timeout, grace=GRACE_SECONDS):
+    """Run argv with a time limit (AnsibleModule.run_command has none); see CliRunner.run."""
+    env = dict(os.environ)
+    env.update(environ)
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,  # the whole process group can be stopped, children included
+    )
+    payload = data.encode() if isinstance(data, str) else data
+    timed_out = False
+    try:
+        stdout, stderr = process.communicate(input=payload, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        process.send_signal(signal.SIGTERM)
+        try:
+            stdout, stderr = process.communicate(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+    text = [part.decode("utf-8", errors="replace") if part else "" for part in (stdout, stderr)]
+    return CliResult(argv, process.returncode, text[0], text[1], timed_out=timed_out)
 
 
 def private_file(content, prefix="cli-", suffix=".yml", directory=None):
