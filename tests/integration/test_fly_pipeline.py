@@ -1,0 +1,632 @@
+"""fly_pipeline run for real through ansible-playbook, against tests/doubles/fly.
+
+No fly and no Concourse web node can be installed where this project is tested (the Go module
+proxy refuses github.com/concourse/concourse), so every test here runs the module against the
+double of fly and of the web node's token endpoint (`fly double-web`). The double's output is
+compared below with what the real fly v8.2.5 printed (tests/unit/test_fly_output.py), and, where
+a real fly is available (NESTED_WARDEN_REAL_FLY=path), its validate-pipeline with the real one.
+What only a real Concourse could prove is listed in tests/doubles/README.md.
+"""
+
+import importlib.util
+import json
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+PROJECT = Path(__file__).resolve().parents[2]
+DOUBLE = PROJECT / "tests" / "doubles" / "fly"
+TEMPLATE = PROJECT / "pipelines" / "pipeline-template.yml"
+VENV_BIN = Path(sys.executable).parent
+PASSWORD = "concourse-Secret-5c1e"
+REGISTRY_SECRET = "registry-Secret-a19f"
+PIPELINE = "nested"
+
+_spec = importlib.util.spec_from_file_location(
+    "fly_output", PROJECT / "tests" / "unit" / "test_fly_output.py"
+)
+fly_output = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fly_output)
+CAPTURED = fly_output.CAPTURED
+
+CONFIG = """\
+resources:
+  - name: repo
+    type: git
+    source: {uri: "https://example.com/repo.git", password: ((repo_password))}
+  - name: image
+    type: registry-image
+    source: {repository: ((registry))/image, password: ((registry_password))}
+jobs:
+  - name: build
+    plan:
+      - get: repo
+        trigger: true
+      - task: compile
+        config:
+          platform: linux
+          rootfs_uri: raw:///rootfs
+          run: {path: sh, args: [-c, "echo building"]}
+      - put: image
+  - name: test
+    plan:
+      - get: image
+        passed: [build]
+        trigger: true
+"""
+
+
+class World:
+    """One Concourse (the double's state), one flyrc home, and a way to run plays against them."""
+
+    def __init__(self, tmp_path):
+        self.tmp = tmp_path
+        self.state = tmp_path / "concourse"
+        self.home = tmp_path / "home"
+        self.state.mkdir()
+        self.home.mkdir()
+        self.server({"version": "8.2.5", "users": {"admin": PASSWORD}, "teams": {"main": ["admin"]}})
+        self.config = tmp_path / "pipeline.yml"
+        self.config.write_text(CONFIG)
+        self.vars_file = tmp_path / "vars.yml"
+        self.vars_file.write_text("registry: 10.0.0.5:5000\n")
+        self.web = None
+        self.url = None
+
+    def server(self, settings):
+        path = self.state / "server.yml"
+        current = yaml.safe_load(path.read_text()) if path.exists() else {}
+        path.write_text(yaml.safe_dump({**(current or {}), **settings}))
+
+    def start_web(self):
+        self.web = subprocess.Popen(
+            [sys.executable, str(DOUBLE), "double-web", "--port", "0"],
+            env={**os.environ, "FLY_DOUBLE_STATE": str(self.state)},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.url = self.web.stdout.readline().strip()
+        assert self.url.startswith("http://127.0.0.1:"), self.url
+
+    def stop_web(self):
+        if self.web is not None:
+            self.web.terminate()
+            self.web.wait(timeout=10)
+
+    def env(self, **extra):
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("FLY_", "FAKE_FLY"))}
+        environ.update(
+            PATH=os.pathsep.join([str(DOUBLE.parent), str(VENV_BIN), "/usr/bin", "/bin"]),
+            ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
+            FLY_DOUBLE_STATE=str(self.state),
+            FLY_HOME=str(self.home),
+            **extra,
+        )
+        return environ
+
+    def args(self, **extra):
+        args = {
+            "concourse_url": self.url,
+            "target": "ci",
+            "username": "admin",
+            "password": PASSWORD,
+            "pipeline": PIPELINE,
+            "config": str(self.config),
+            "vars": {"registry_password": REGISTRY_SECRET, "repo_password": REGISTRY_SECRET + "-repo"},
+            "vars_files": [str(self.vars_file)],
+        }
+        args.update(extra)
+        return {k: v for k, v in args.items() if v is not None}
+
+    def play(self, args, *, check=False, diff=False, verbose=False, env=None):
+        out = self.tmp / f"result-{len(list(self.tmp.glob('result-*')))}.json"
+        playbook = self.tmp / "play.yml"
+        tasks = [
+            {"name": "fly_pipeline", "fly_pipeline": args, "register": "result", "ignore_errors": True},
+            {
+                "name": "keep the result",
+                "ansible.builtin.copy": {
+                    "content": "{{ result | to_json }}",
+                    "dest": str(out),
+                    "mode": "0600",
+                },
+                "check_mode": False,
+                "diff": False,
+            },
+        ]
+        playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
+        argv = [
+            str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+            "-e", f"ansible_python_interpreter={sys.executable}", str(playbook),
+        ]  # fmt: skip
+        argv += ["--check"] if check else []
+        argv += ["--diff"] if diff else []
+        argv += ["-vvv"] if verbose else []
+        proc = subprocess.run(
+            argv,
+            cwd=PROJECT,
+            env=self.env(**(env or {})),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert out.exists(), proc.stdout + proc.stderr
+        return json.loads(out.read_text()), proc
+
+    # -- what the "server" holds and what fly was asked ------------------------------------------
+
+    def pipelines(self):
+        path = self.state / "pipelines.json"
+        return json.loads(path.read_text()).get("main", {}) if path.exists() else {}
+
+    def calls(self):
+        log = self.state / "invocations.jsonl"
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+    def commands(self):
+        """The fly subcommand of every call (after the global -t TARGET)."""
+        names = []
+        for call in self.calls():
+            argv = call["argv"]
+            names.append(argv[2] if argv[:1] == ["-t"] else argv[0])
+        return names
+
+    def script_job(self, job, **script):
+        folder = self.state / "jobs" / PIPELINE
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{job}.yml").write_text(yaml.safe_dump(script))
+
+
+@pytest.fixture
+def world(tmp_path):
+    w = World(tmp_path)
+    w.start_web()
+    yield w
+    w.stop_web()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- set, rerun, update --------------------------------------------------------------------------
+
+
+def test_first_run_validates_logs_in_sets_and_unpauses_the_pipeline(world):
+    result, _ = world.play(world.args())
+    assert result["changed"] is True, result
+    assert (result["created"], result["config_changed"], result["validation"]) == (True, True, "passed")
+    assert result["logged_in"] is True
+    assert result["state"] == {"exists": True, "paused": False, "public": False}
+    assert world.commands() == [
+        "validate-pipeline", "login", "pipelines", "set-pipeline", "unpause-pipeline", "pipelines",
+    ]  # fmt: skip
+    pipeline = world.pipelines()[PIPELINE]
+    assert pipeline["paused"] is False
+    # The secrets reached Concourse through the vars file...
+    assert pipeline["config"]["resources"][1]["source"]["password"] == REGISTRY_SECRET
+    assert pipeline["config"]["resources"][1]["source"]["repository"] == "10.0.0.5:5000/image"
+
+
+def test_secrets_never_reach_a_command_line_and_the_vars_file_is_private_and_removed(world):
+    world.play(world.args())
+    calls = world.calls()
+    everything = json.dumps([c["argv"] for c in calls])
+    assert PASSWORD not in everything
+    assert REGISTRY_SECRET not in everything
+    for token in json.loads((world.state / "tokens.json").read_text()):
+        assert token not in everything
+    (login,) = [c for c in calls if "login" in c["argv"]]
+    assert not {"-p", "--password", "-u", "--username"} & set(login["argv"])
+    assert not {"-v", "--var", "-y", "--yaml-var"} & {arg for c in calls for arg in c["argv"]}
+    assert login["stdin"] == "pipe"  # the token was typed in at fly's prompt
+    (set_call,) = [c for c in calls if "set-pipeline" in c["argv"]]
+    assert "-n" in set_call["argv"]
+    secret_files = [p for p in set_call["file_modes"] if p != str(world.vars_file)]
+    assert len(secret_files) == 1
+    assert set_call["file_modes"][secret_files[0]] == "0o600"
+    assert not Path(secret_files[0]).exists()
+    assert stat.S_IMODE((world.home / ".flyrc").stat().st_mode) == 0o600
+    web = [json.loads(line) for line in (world.state / "web.jsonl").read_text().splitlines()]
+    assert [w["path"] for w in web] == ["/sky/issuer/token"]
+    assert web[0]["form"] == ["grant_type", "password", "scope", "username"]
+
+
+def test_rerun_without_change_reports_no_change_and_touches_nothing(world):
+    world.play(world.args())
+    before = len(world.calls())
+    result, _ = world.play(world.args())
+    assert result["changed"] is False, result
+    assert (result["config_changed"], result["created"], result["logged_in"]) == (False, False, False)
+    assert result["diff_lines"] == []
+    assert world.commands()[before:] == ["validate-pipeline", "status", "pipelines", "set-pipeline"]
+
+
+def test_update_reports_the_change_with_flys_diff_and_masks_the_secrets(world):
+    world.play(world.args())
+    world.vars_file.write_text("registry: 10.0.0.6:5000\n")
+    result, proc = world.play(world.args(vars={"registry_password": REGISTRY_SECRET + "-new"}), diff=True)
+    assert result["changed"] is True
+    assert (result["config_changed"], result["created"]) == (True, False)
+    assert "  resource image has changed:" in result["diff_lines"]
+    assert "-   repository: 10.0.0.5:5000/image" in result["diff_lines"]
+    assert "+   repository: 10.0.0.6:5000/image" in result["diff_lines"]
+    prepared = result["diff"][0]["prepared"]
+    assert "+   repository: 10.0.0.6:5000/image" in prepared
+    assert "\x1b" not in prepared and "\b" not in prepared
+    assert REGISTRY_SECRET not in proc.stdout + json.dumps(result)
+    assert "+   password: ********" in result["diff_lines"]
+
+
+def test_check_mode_reports_a_new_pipeline_and_applies_nothing(world):
+    result, _ = world.play(world.args(), check=True)
+    assert result["changed"] is True
+    assert result["created"] is True
+    assert result["state"] == {"exists": True, "paused": False, "public": False}
+    assert world.pipelines() == {}
+    (set_call,) = [c for c in world.calls() if "set-pipeline" in c["argv"]]
+    assert "--dry-run" in set_call["argv"]
+    assert "unpause-pipeline" not in world.commands()
+
+
+def test_check_mode_on_an_unchanged_pipeline_reports_no_change(world):
+    world.play(world.args())
+    result, _ = world.play(world.args(), check=True)
+    assert result["changed"] is False, result
+
+
+# -- pause, expose, destroy -------------------------------------------------------------------------
+
+
+def test_pause_unpause_and_expose_are_idempotent(world):
+    world.play(world.args())
+    paused, _ = world.play(world.args(paused=True))
+    assert paused["changed"] is True and world.pipelines()[PIPELINE]["paused"] is True
+    again, _ = world.play(world.args(paused=True))
+    assert again["changed"] is False
+    exposed, _ = world.play(world.args(paused=True, exposed=True))
+    assert exposed["changed"] is True and world.pipelines()[PIPELINE]["public"] is True
+    before = len(world.calls())
+    same, _ = world.play(world.args(paused=True, exposed=True))
+    assert same["changed"] is False
+    assert not {"pause-pipeline", "expose-pipeline"} & set(world.commands()[before:])
+    hidden, _ = world.play(world.args(paused=False, exposed=False))
+    assert hidden["changed"] is True
+    assert (world.pipelines()[PIPELINE]["paused"], world.pipelines()[PIPELINE]["public"]) == (False, False)
+
+
+def test_destroy_twice_is_changed_then_unchanged_without_error(world):
+    world.play(world.args())
+    first, _ = world.play(world.args(state="absent", config=None), diff=True)
+    assert first["changed"] is True, first
+    assert first["diff"]["before"] == "paused: false\npublic: false\n"
+    assert world.pipelines() == {}
+    second, _ = world.play(world.args(state="absent", config=None))
+    assert second["changed"] is False
+    assert second.get("failed") is not True
+    assert world.commands().count("destroy-pipeline") == 1
+
+
+# -- logging in and failing clearly ---------------------------------------------------------------
+
+
+def test_wrong_password_fails_without_showing_the_password_even_at_vvv(world):
+    wrong = "Wrong-Password-0d3b"
+    result, proc = world.play(world.args(password=wrong), verbose=True)
+    assert result["failed"] is True
+    assert result["error_kind"] == "login_rejected"
+    assert result["msg"] == (
+        f"Concourse at {world.url} rejected the login of user 'admin': Invalid username or password"
+    )
+    assert wrong not in proc.stdout + proc.stderr
+    assert "login" not in world.commands()
+
+
+def test_valid_token_in_the_flyrc_means_no_new_login(world):
+    world.play(world.args())
+    result, _ = world.play(world.args(username=None, password=None))
+    assert result["logged_in"] is False
+    assert result.get("failed") is not True
+
+
+def test_expired_token_without_credentials_says_what_to_set(world):
+    world.play(world.args())
+    (world.state / "tokens.json").write_text("{}")
+    result, _ = world.play(world.args(username=None, password=None))
+    assert result["error_kind"] == "not_logged_in"
+    assert result["msg"] == (
+        "target 'ci' has no valid token (please login again. token validation failed with error: "
+        "not authorized); set username and password so the module can log in"
+    )
+
+
+def test_unreachable_concourse_is_a_clear_error(world):
+    url = f"http://127.0.0.1:{free_port()}"
+    result, _ = world.play(world.args(concourse_url=url))
+    assert result["error_kind"] == "unreachable"
+    assert result["msg"].startswith(f"Concourse at {url} is unreachable: ")
+    assert "Connection refused" in result["msg"]
+
+
+def test_unreachable_server_of_a_saved_target_is_reported_from_flys_message(world):
+    world.play(world.args())
+    world.server({"reachable": False})
+    result, _ = world.play(world.args(username=None, password=None))
+    assert result["error_kind"] == "unreachable"
+    assert result["msg"].startswith(
+        f"fly status failed: the Concourse server of target 'ci' ({world.url}) is unreachable"
+    )
+
+
+def test_version_mismatch_names_the_matching_fly_download(world):
+    world.server({"version": "7.14.0"})
+    result, _ = world.play(world.args())
+    assert result["error_kind"] == "version_mismatch"
+    assert "fly 8.2.5 and Concourse 7.14.0 differ in their major or minor version" in result["msg"]
+    assert f"{world.url}/api/v1/cli?arch=amd64&platform=linux" in result["msg"]
+    assert world.pipelines() == {}
+
+
+def test_invalid_config_fails_with_flys_message_before_anything_is_set(world):
+    world.config.write_text(CONFIG.replace("- get: image\n", "- get: imag\n"))
+    result, _ = world.play(world.args())
+    assert result["error_kind"] == "invalid_config"
+    assert "jobs.test.plan.do[0].get(imag): unknown resource 'imag'" in result["msg"]
+    assert "configuration invalid" in result["msg"]
+    assert world.commands() == ["validate-pipeline"]
+
+
+def test_missing_fly_says_where_to_download_it(world, tmp_path):
+    result, _ = world.play(world.args(executable=str(tmp_path / "no-fly")))
+    assert result["error_kind"] == "not_installed"
+    assert "was not found or is not executable" in result["msg"]
+
+
+# -- trigger and watch ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "exit_status", "code"),
+    [("succeeded", 0, 0), ("failed", 0, 1), ("failed", 5, 5), ("errored", 0, 2), ("aborted", 0, 3)],
+)
+def test_trigger_and_watch_map_the_build_outcome(world, status, exit_status, code):
+    world.script_job(
+        "build", status=status, exit_status=exit_status, log="step one\nstep two\n", error="no worker"
+    )
+    result, _ = world.play(world.args(trigger="build", watch=True, timeout=60))
+    build = result["build"]
+    assert (build["status"], build["exit_code"], build["triggered"], build["name"]) == (
+        status,
+        code,
+        True,
+        "1",
+    )
+    assert isinstance(build["id"], int)
+    assert build["log_tail"][-2:] == (
+        ["step one", "step two"] if status != "errored" else ["step two", "no worker"]
+    )
+    if status == "succeeded":
+        assert result.get("failed") is not True
+        assert build["exit_code_meaning"] == "fly exits 0 for a build that succeeds"
+    else:
+        assert result["failed"] is True
+        assert result["error_kind"] == f"build_{status}"
+        assert result["msg"].startswith(
+            f"build {PIPELINE}/build #1 {status} (fly exit code {code}); last lines"
+        )
+        assert "step two" in result["msg"]
+
+
+def test_watch_timeout_detaches_and_says_the_build_is_still_running(world):
+    world.script_job("build", hold=True, log="compiling\n")
+    result, _ = world.play(world.args(trigger="build", watch=True, timeout=3))
+    assert result["error_kind"] == "timeout"
+    assert result["build"]["timed_out"] is True
+    assert result["build"]["status"] == "started"
+    assert result["msg"] == (
+        f"stopped watching build {PIPELINE}/build #1 after the timeout of 3s; the build is still started in "
+        f"Concourse (re-attach with: fly -t ci watch -j {PIPELINE}/build -b 1)"
+    )
+    assert result["build"]["log_tail"][-1] == "compiling"
+
+
+def test_trigger_without_watch_returns_the_pending_or_finished_build(world):
+    result, _ = world.play(world.args(trigger="build"))
+    assert result["changed"] is True
+    assert result["build"]["triggered"] is True
+    assert result["build"]["status"] == "succeeded"
+    assert "exit_code" not in result["build"]
+
+
+def test_watching_a_paused_pipeline_is_refused_instead_of_hanging(world):
+    result, _ = world.play(world.args(paused=True, trigger="build", watch=True))
+    assert result["error_kind"] == "paused"
+    assert "trigger-job" not in world.commands()
+
+
+def test_trigger_is_not_run_in_check_mode(world):
+    world.play(world.args())
+    result, _ = world.play(world.args(trigger="build", watch=True), check=True)
+    assert result["changed"] is True
+    assert result["build"] == {"job": "build", "triggered": False, "watched": True}
+    assert "trigger-job" not in world.commands()
+
+
+# -- the double, compared with the real fly ---------------------------------------------------------
+
+
+def double(state, home, *args, stdin=subprocess.DEVNULL, env=None):
+    return subprocess.run(
+        [sys.executable, str(DOUBLE), *args],
+        env={**os.environ, "FLY_DOUBLE_STATE": str(state), "FLY_HOME": str(home), **(env or {})},
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def normalise(text, url):
+    text = text.replace("/tmp/realfly/fly", "FLY").replace(str(DOUBLE), "FLY")
+    text = re.sub(r"fly_port=\d+", "fly_port=N", text)
+    return text.replace(url, "URL")
+
+
+@pytest.fixture
+def replay(tmp_path):
+    """A double with the same server URL, user and token as the captures."""
+    state, home = tmp_path / "state", tmp_path / "home"
+    state.mkdir()
+    home.mkdir()
+    (state / "server.yml").write_text("url: http://127.0.0.1:18200\nusers: {admin: good}\n")
+    (state / "tokens.json").write_text('{"tok-abc123": "admin"}')
+    for name, text in {
+        "p4.yml": "resources:\n- name: img\n  type: registry-image\n  source: {repository: x}\n"
+        "jobs:\n- name: build\n"
+        "  plan:\n  - get: img\n  - put: img\n- name: test\n  plan:\n  - get: img\n    passed: [build]\n"
+        "    trigger: true\n",
+        "badres.yml": "resources:\n- name: repo\n  type: git\n  source: {uri: x}\n"
+        "jobs:\n- name: build\n  plan:\n"
+        "  - get: nope\n  - put: other\n- name: empty\n",
+        "unknownkey.yml": "resources:\n- name: repo\n  type: git\n  source: {uri: x}\n  bogus_key: 1\njobs:\n"
+        "- name: build\n  plan:\n  - get: repo\nextra_top: 1\n",
+    }.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "p4b.yml").write_text(
+        (tmp_path / "p4.yml").read_text().replace("repository: x", "repository: other")
+    )
+    return state, home, tmp_path
+
+
+@pytest.mark.parametrize(
+    "sequence",
+    [
+        [
+            "login_token",
+            "set_dry_run_new",
+            "set_without_n",
+            "set_created",
+            "set_unchanged",
+            "set_updated_no_color",
+        ],
+        ["login_token", "pause_missing", "trigger_missing", "destroy_missing", "unknown_target"],
+        ["login_token", "set_created", "trigger"],
+        ["login_bad_token"],
+        ["validate_invalid", "validate_unknown_key"],
+    ],
+)
+def test_double_prints_what_the_real_fly_printed(replay, sequence):
+    state, home, folder = replay
+    url = "http://127.0.0.1:18200"
+    for key in sequence:
+        capture = CAPTURED[key]
+        data = None
+        if "login" in capture["argv"]:
+            data = "bearer tok-abc123\r" if key == "login_token" else "bearer wrong\r"
+        proc = subprocess.run(
+            [sys.executable, str(DOUBLE), *capture["argv"]],
+            env={**os.environ, "FLY_DOUBLE_STATE": str(state), "FLY_HOME": str(home)},
+            input=data.encode() if data else None,
+            stdin=subprocess.DEVNULL if data is None else None,
+            capture_output=True,
+            timeout=60,
+            check=False,
+            cwd=folder,
+        )
+        assert proc.returncode == capture["rc"], key
+        assert normalise(proc.stdout.decode(), url) == normalise(capture["stdout"], url), key
+        assert normalise(proc.stderr.decode(), url) == normalise(capture["stderr"], url), key
+
+
+@pytest.mark.parametrize("outcome", ["succeeded_0", "failed_0", "failed_7", "errored_0", "aborted_0"])
+def test_double_watch_output_and_exit_code_match_the_real_fly(tmp_path, outcome):
+    status, exit_status = outcome.rsplit("_", 1)
+    state, home = tmp_path / "state", tmp_path / "home"
+    (state / "jobs" / "demo").mkdir(parents=True)
+    home.mkdir()
+    (state / "server.yml").write_text("url: http://127.0.0.1:18201\n")
+    (state / "tokens.json").write_text('{"tok": "admin"}')
+    (home / ".flyrc").write_text(
+        "targets:\n  w:\n    api: http://127.0.0.1:18201\n    team: main\n"
+        "    token: {type: bearer, value: tok}\n"
+    )
+    (tmp_path / "pw.yml").write_text(
+        "jobs:\n- name: build\n  plan:\n  - task: t\n    config:\n      platform: linux\n"
+        "      rootfs_uri: raw:///x\n      run: {path: sh, args: [-c, echo hi]}\n"
+    )
+    (state / "jobs" / "demo" / "build.yml").write_text(
+        yaml.safe_dump(
+            {
+                "status": status,
+                "exit_status": int(exit_status),
+                "log": "hello from the task\nline two\n",
+                "error": "something broke",
+            }
+        )
+    )
+    assert (
+        double(
+            state, home, "-t", "w", "set-pipeline", "-n", "-p", "demo", "-c", str(tmp_path / "pw.yml")
+        ).returncode
+        == 0
+    )
+    assert double(state, home, "-t", "w", "unpause-pipeline", "-p", "demo").returncode == 0
+    proc = double(state, home, "-t", "w", "trigger-job", "-j", "demo/build", "-w")
+    capture = CAPTURED[f"watch_{outcome}"]
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        capture["rc"],
+        capture["stdout"],
+        capture["stderr"],
+    )
+
+
+def test_double_version_mismatch_matches_the_real_fly(tmp_path):
+    state, home = tmp_path / "state", tmp_path / "home"
+    state.mkdir()
+    home.mkdir()
+    (state / "server.yml").write_text("url: http://127.0.0.1:18202\nversion: 7.14.0\n")
+    (home / ".flyrc").write_text("targets:\n  v:\n    api: http://127.0.0.1:18202\n    team: main\n")
+    proc = double(state, home, "-t", "v", "pipelines", "--json", env={"FAKE_FLY_VERSION": "8.2.5"})
+    capture = CAPTURED["version_mismatch"]
+    assert proc.returncode == capture["rc"]
+    assert normalise(proc.stderr, "") == normalise(capture["stderr"], "")
+
+
+REAL_FLY = os.environ.get("NESTED_WARDEN_REAL_FLY", "")
+
+
+@pytest.mark.skipif(
+    not (REAL_FLY and os.access(REAL_FLY, os.X_OK)),
+    reason="no real fly: set NESTED_WARDEN_REAL_FLY (the Go module proxy refuses concourse/concourse)",
+)
+@pytest.mark.parametrize("strict", [False, True])
+def test_double_validate_pipeline_matches_a_real_fly(tmp_path, strict):
+    configs = {
+        "template.yml": TEMPLATE.read_text(),
+        "module.yml": CONFIG,
+        "unknown-resource.yml": CONFIG.replace("- get: image\n", "- get: imag\n"),
+        "unknown-key.yml": CONFIG + "extra: 1\n",
+        "no-jobs.yml": "resources: []\n",
+        "nested.yml": "resources:\n- name: r\n  type: git\n  source: {}\njobs:\n- name: j\n  plan:\n"
+        "  - in_parallel:\n    - get: r\n    - get: x\n  - try: {put: out}\n  - do: [{task: t}]\n",
+    }
+    for name, text in configs.items():
+        path = tmp_path / name
+        path.write_text(text)
+        argv = ["validate-pipeline", "-c", str(path), *(["--strict"] if strict else [])]
+        real = subprocess.run([REAL_FLY, *argv], capture_output=True, text=True, timeout=60, check=False)
+        mine = double(tmp_path, tmp_path, *argv)
+        assert (mine.returncode, mine.stdout, mine.stderr) == (real.returncode, real.stdout, real.stderr), (
+            name
+        )
