@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Benchmark: the nested_test stage end to end, and container start to containerd ready.
+# Needs the lab (bench/20-lab.sh).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+timed ansible-playbook site.yml --tags nested_test
+echo "nested_test stage: $elapsed s"
+python3 - "$project/reports/summary.json" <<'PY'
+import json, sys
+stages = {row["stage"]: row for row in json.load(open(sys.argv[1]))["stages"]}
+checks = stages["nested_test"].get("checks", {})
+for name in ("containerd", "workload", "registry_pull", "registry_run"):
+    if name in checks and "seconds" in checks[name]:
+        print(f"nested_test {name}: {checks[name]['seconds']} s")
+print(f"nested_test mode: {stages['nested_test'].get('mode')}")
+PY
