@@ -3,8 +3,9 @@
 No fly and no Concourse web node can be installed where this project is tested (the Go module
 proxy refuses github.com/concourse/concourse), so every test here runs the module against the
 double of fly and of the web node's token endpoint (`fly double-web`). The double's output is
-compared below with what the real fly v8.2.5 printed (tests/unit/test_fly_output.py), and, where
-a real fly is available (NESTED_WARDEN_REAL_FLY=path), its validate-pipeline with the real one.
+compared below with what the real fly v8.2.5 printed (tests/unit/test_fly_output.py), and its
+validate-pipeline with the real one's, recorded in tests/fixtures/fly/validate-pipeline (and run
+live as well where a real fly is available: NESTED_WARDEN_REAL_FLY=path).
 What only a real Concourse could prove is listed in tests/doubles/README.md.
 """
 
@@ -35,6 +36,10 @@ _spec = importlib.util.spec_from_file_location(
 fly_output = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fly_output)
 CAPTURED = fly_output.CAPTURED
+
+_spec = importlib.util.spec_from_file_location("golden", PROJECT / "tests" / "tools" / "golden.py")
+golden = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(golden)
 
 CONFIG = """\
 resources:
@@ -604,29 +609,72 @@ def test_double_version_mismatch_matches_the_real_fly(tmp_path):
 
 
 REAL_FLY = os.environ.get("NESTED_WARDEN_REAL_FLY", "")
+REAL_FLY = REAL_FLY if REAL_FLY and os.access(REAL_FLY, os.X_OK) else ""
+FLY_GOLDEN = PROJECT / "tests" / "fixtures" / "fly" / "validate-pipeline"
+VALIDATE_CONFIGS = {
+    "template.yml": TEMPLATE,
+    "module.yml": CONFIG,
+    "unknown-resource.yml": CONFIG.replace("- get: image\n", "- get: imag\n"),
+    "unknown-key.yml": CONFIG + "extra: 1\n",
+    "no-jobs.yml": "resources: []\n",
+    "nested.yml": "resources:\n- name: r\n  type: git\n  source: {}\njobs:\n- name: j\n  plan:\n"
+    "  - in_parallel:\n    - get: r\n    - get: x\n  - try: {put: out}\n  - do: [{task: t}]\n",
+}
 
 
-@pytest.mark.skipif(
-    not (REAL_FLY and os.access(REAL_FLY, os.X_OK)),
-    reason="no real fly: set NESTED_WARDEN_REAL_FLY (the Go module proxy refuses concourse/concourse)",
-)
 @pytest.mark.parametrize("strict", [False, True])
 def test_double_validate_pipeline_matches_a_real_fly(tmp_path, strict):
-    configs = {
-        "template.yml": TEMPLATE.read_text(),
-        "module.yml": CONFIG,
-        "unknown-resource.yml": CONFIG.replace("- get: image\n", "- get: imag\n"),
-        "unknown-key.yml": CONFIG + "extra: 1\n",
-        "no-jobs.yml": "resources: []\n",
-        "nested.yml": "resources:\n- name: r\n  type: git\n  source: {}\njobs:\n- name: j\n  plan:\n"
-        "  - in_parallel:\n    - get: r\n    - get: x\n  - try: {put: out}\n  - do: [{task: t}]\n",
-    }
-    for name, text in configs.items():
-        path = tmp_path / name
-        path.write_text(text)
-        argv = ["validate-pipeline", "-c", str(path), *(["--strict"] if strict else [])]
-        real = subprocess.run([REAL_FLY, *argv], capture_output=True, text=True, timeout=60, check=False)
-        mine = double(tmp_path, tmp_path, *argv)
-        assert (mine.returncode, mine.stdout, mine.stderr) == (real.returncode, real.stdout, real.stderr), (
-            name
-        )
+    """validate-pipeline on several configs, the pipeline template included: the double prints
+    what the real fly printed (the golden file), and what a real fly prints live where one is given
+    (NESTED_WARDEN_REAL_FLY). $TMP stands for the test's temporary directory in both."""
+    inputs = {}
+    for name, spec in VALIDATE_CONFIGS.items():
+        if isinstance(spec, Path):
+            (tmp_path / name).write_text(spec.read_text())
+            inputs[name] = golden.file_input(spec)
+        else:
+            (tmp_path / name).write_text(spec)
+            inputs[name] = spec
+    flags = ["--strict"] if strict else []
+    normalise = golden.Normaliser([(tmp_path, "$TMP"), (PROJECT, "$PROJECT")])
+
+    def run(fly):
+        results = {}
+        for name in VALIDATE_CONFIGS:
+            proc = fly("validate-pipeline", "-c", str(tmp_path / name), *flags)
+            results[name] = {
+                "exit_code": proc.returncode,
+                "stdout": normalise(proc.stdout),
+                "stderr": normalise(proc.stderr),
+            }
+            used = {key: normalise.used(getattr(proc, key)) for key in ("stdout", "stderr")}
+            if any(used.values()):
+                results[name]["normalised"] = {key: value for key, value in used.items() if value}
+        return results
+
+    def live():
+        def real(*argv):
+            return subprocess.run([REAL_FLY, *argv], capture_output=True, text=True, timeout=60, check=False)
+
+        return {"argv": ["fly", "validate-pipeline", "-c", "$TMP/<config>", *flags], "results": run(real)}
+
+    path = FLY_GOLDEN / f"{'strict' if strict else 'default'}.yml"
+    where = golden.relative(path)
+    if golden.recording("fly"):
+        if not REAL_FLY:
+            pytest.fail("recording golden files needs a real fly: set NESTED_WARDEN_REAL_FLY")
+        record = live()
+        what = f"the real `fly validate-pipeline{' --strict' if strict else ''}` on each config below"
+        golden.write(path, {"inputs": inputs, **record}, what)
+        refs = [(f"the real fly {REAL_FLY}, recorded into {where}", record)]
+    else:
+        recorded = golden.load(path, inputs, golden.how_to_record("fly", "NESTED_WARDEN_REAL_FLY"))
+        refs = [(f"golden file {where}", recorded)]
+        if REAL_FLY:
+            refs.append((f"the real fly {REAL_FLY}, live", live()))
+    mine = run(lambda *argv: double(tmp_path, tmp_path, *argv))
+    fields = ("exit_code", "stdout", "stderr")
+    for source, reference in refs:
+        for name in VALIDATE_CONFIGS:
+            expected = {key: reference["results"][name][key] for key in fields}
+            assert {key: mine[name][key] for key in fields} == expected, f"{name}: {source}"

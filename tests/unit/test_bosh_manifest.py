@@ -1,8 +1,8 @@
 """The built-in renderer: yaml.v2 scalars, go-patch ops, ((variables)) and the vars store.
 
 Expected texts and results come from bosh-cli v7 (go-patch v0.2.0, director/template) and were
-checked against the real `bosh interpolate` (tests/integration/test_bosh_render_parity.py runs
-the same comparisons wherever a bosh CLI exists).
+checked against the real `bosh interpolate` (tests/integration/test_bosh_render_parity.py
+compares with its recorded output, and with a live bosh CLI wherever one exists).
 """
 
 import os
