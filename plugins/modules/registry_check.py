@@ -239,21 +239,23 @@ from ansible.module_utils.registry_client import (
     validate_repository,
 )
 
-ARGUMENT_SPEC = {
-    "url": {"type": "str"},
-    "username": {"type": "str"},
-    "password": {"type": "str", "no_log": True},
-    "validate_certs": {"type": "bool", "default": True},
-    "ca_path": {"type": "path"},
-    "timeout": {"type": "float", "default": 10},
-    "use_proxy": {"type": "bool", "default": True},
-    "catalog": {"type": "bool", "default": False},
-    "page_size": {"type": "int", "default": 100},
-    "repository": {"type": "str"},
-    "tag": {"type": "str"},
-    "listen_port": {"type": "int"},
-    "probe": {"type": "bool", "default": False},
-}
+
+def argument_spec():
+    return {
+        "url": {"type": "str"},
+        "username": {"type": "str"},
+        "password": {"type": "str", "no_log": True},
+        "validate_certs": {"type": "bool", "default": True},
+        "ca_path": {"type": "path"},
+        "timeout": {"type": "float", "default": 10},
+        "use_proxy": {"type": "bool", "default": True},
+        "catalog": {"type": "bool", "default": False},
+        "page_size": {"type": "int", "default": 100},
+        "repository": {"type": "str"},
+        "tag": {"type": "str"},
+        "listen_port": {"type": "int"},
+        "probe": {"type": "bool", "default": False},
+    }
 
 
 def validate(params):
@@ -272,7 +274,7 @@ def validate(params):
 
 def main():
     module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
+        argument_spec=argument_spec(),
         required_one_of=[("url", "listen_port")],
         required_together=[("username", "password")],
         required_by={"repository": "url", "tag": "repository"},

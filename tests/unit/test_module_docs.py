@@ -1,0 +1,124 @@
+"""Each module's DOCUMENTATION, EXAMPLES and RETURN say exactly what its argument spec does
+(what ansible-doc shows is what the module accepts)."""
+
+import bosh_deploy  # plugins/modules, see conftest
+import fly_pipeline
+import pytest
+import registry_check
+import yaml
+
+MODULES = {"bosh_deploy": bosh_deploy, "fly_pipeline": fly_pipeline, "registry_check": registry_check}
+SECRETS = {
+    "bosh_deploy": ["client_secret", "vars"],
+    "fly_pipeline": ["password", "vars"],
+    "registry_check": ["password"],
+}
+# Return values each module must document (every one a fact the module sets).
+RETURNED = {
+    "bosh_deploy": {
+        "manifest",
+        "value",
+        "generated_variables",
+        "diff_lines",
+        "cmd",
+        "rc",
+        "stdout",
+        "stderr",
+    },
+    "fly_pipeline": {
+        "pipeline",
+        "diff_lines",
+        "config_changed",
+        "config_warnings",
+        "created",
+        "state",
+        "build",
+    },
+    "registry_check": {
+        "url",
+        "reachable",
+        "status",
+        "api_version",
+        "auth",
+        "error",
+        "catalog",
+        "tags",
+        "manifest",
+    },
+}
+by_name = pytest.mark.parametrize("name", sorted(MODULES))
+
+
+def documented_options(name):
+    return yaml.safe_load(MODULES[name].DOCUMENTATION)["options"]
+
+
+@by_name
+def test_every_option_is_documented_and_every_documented_option_exists(name):
+    assert set(documented_options(name)) == set(MODULES[name].argument_spec())
+
+
+@by_name
+def test_documented_types_defaults_choices_and_elements_match_the_spec(name):
+    documented = documented_options(name)
+    for option, spec in MODULES[name].argument_spec().items():
+        doc = documented[option]
+        assert doc["type"] == spec["type"], option
+        for key in ("default", "choices", "elements"):
+            assert doc.get(key) == spec.get(key), f"{option}: {key}"
+        assert bool(doc.get("required")) == bool(spec.get("required")), option
+
+
+@by_name
+def test_secrets_are_no_log_and_nothing_else_is(name):
+    spec = MODULES[name].argument_spec()
+    assert sorted(option for option, value in spec.items() if value.get("no_log")) == SECRETS[name]
+
+
+@by_name
+def test_examples_use_only_documented_options(name):
+    for task in yaml.safe_load(MODULES[name].EXAMPLES):
+        if name in task:
+            assert set(task[name]) <= set(documented_options(name)), task["name"]
+
+
+@by_name
+def test_return_values_are_documented_with_types(name):
+    returned = yaml.safe_load(MODULES[name].RETURN)
+    assert RETURNED[name] <= set(returned)
+    assert "warnings" not in returned  # Ansible reads a module's `warnings` as its own
+    assert all("type" in value and "description" in value for value in returned.values())
+
+
+def test_fly_pipeline_options_are_exactly_the_ones_the_issue_names():
+    assert set(fly_pipeline.argument_spec()) == {
+        "concourse_url", "target", "team", "username", "password", "ca_cert", "insecure", "pipeline",
+        "config", "vars", "vars_files", "state", "paused", "exposed", "validate", "check_creds", "trigger",
+        "watch", "timeout", "executable",
+    }  # fmt: skip
+
+
+def test_bosh_credentials_default_to_the_bosh_environment_variables():
+    spec = bosh_deploy.argument_spec()
+    fallbacks = {
+        name: spec[name]["fallback"][1] for name in ("environment", "client", "client_secret", "ca_cert")
+    }
+    assert fallbacks == {
+        "environment": ["BOSH_ENVIRONMENT"],
+        "client": ["BOSH_CLIENT"],
+        "client_secret": ["BOSH_CLIENT_SECRET"],
+        "ca_cert": ["BOSH_CA_CERT"],
+    }
+
+
+def test_registry_check_return_values_describe_their_parts():
+    returned = yaml.safe_load(registry_check.RETURN)
+    assert set(returned) == RETURNED["registry_check"] | {"listen"}
+    assert set(returned["manifest"]["contains"]) == {"digest", "media_type", "size"}
+    assert set(returned["listen"]["contains"]) == {"port", "listening", "addresses", "loopback_only"}
+    assert set(returned["error"]["contains"]) == {"kind", "message"}
+
+
+def test_fly_pipeline_build_result_has_its_fields():
+    build = yaml.safe_load(fly_pipeline.RETURN)["build"]["contains"]
+    assert {"id", "name", "status", "exit_code", "timed_out", "log_tail"} <= set(build)
