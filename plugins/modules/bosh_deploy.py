@@ -126,9 +126,9 @@ notes:
   - The renderer follows bosh-cli v7 (gopkg.in/yaml.v2 scalars, go-patch v0.2.0 ops, its error
     texts); a parity test compares it with the real C(bosh interpolate) where a bosh CLI exists.
   - Check mode renders without writing the vars store and deploys with C(--dry-run), which
-    renders job templates on the director without changing the deployment. A real director
-    records an empty deployment when a dry run targets a deployment that does not exist yet
-    (cloudfoundry/bosh issue 2226).
+    renders job templates on the director without changing the deployment. For a deployment the
+    director does not have yet it runs no dry run (a real director would record an empty
+    deployment, cloudfoundry/bosh issue 2226) and only reports the change.
   - Changed is reported when the director's diff has added or removed lines, when variables were
     generated into the vars store, or with O(recreate). C(bosh deploy) always runs an update task;
     without differences it changes nothing.
@@ -231,6 +231,10 @@ job_properties:
   returned: when the property check ran
   type: dict
   sample: {concourse: {registry: {docker: {registry: {bind: 127.0.0.1, port: 5080}}}}}
+new_deployment:
+  description: In check mode, true when the director has no such deployment yet (nothing is run).
+  returned: check mode, when the deployment does not exist
+  type: bool
 diff_lines:
   description: The director's manifest diff, one line each, prefixed with C(+ ), C(- ) or two spaces.
   returned: state=present
@@ -353,7 +357,10 @@ def render_and_check(module, result):
             module.fail_json(msg=f"reading release specs failed: {err}", **result)
         outcome = check_properties(rendered.manifest, releases)
         result["property_check"] = outcome.summary()
-        result["job_properties"] = job_properties(rendered.manifest, releases)
+        if params["state"] == "rendered":
+            # What the director would hand each job; it holds secrets, so only the rendered state
+            # (whose callers use no_log) returns it, never a failed deploy.
+            result["job_properties"] = job_properties(rendered.manifest, releases)
         if not outcome.ok:
             lines = "\n".join("- " + problem["message"] for problem in outcome.problems)
             module.fail_json(
@@ -389,6 +396,13 @@ def deploy(module, result, rendered):
             **result,
         )
     cli = bosh_cli(module, rendered)
+    if module.check_mode and not deployment_exists(module, result, cli):
+        # A dry run of a deployment the director does not have would record an empty one
+        # (cloudfoundry/bosh issue 2226): check mode must change nothing, so it only predicts.
+        result.update(changed=True, new_deployment=True)
+        if module._diff:
+            result["diff"] = {"before": "", "after": f"deployment: {params['deployment']}\n"}
+        return
     temporary = []
     try:
         vars_files = list(params["vars_files"])
@@ -430,12 +444,20 @@ def deploy(module, result, rendered):
         result["diff"] = {"prepared": "\n".join(diff_lines) + ("\n" if diff_lines else "")}
 
 
+def deployment_exists(module, result, cli):
+    try:
+        return module.params["deployment"] in cli.deployment_names()
+    except BoshCommandError as err:
+        module.fail_json(msg=err.msg, **result, **err.details)
+    except CliNotFound as err:
+        module.fail_json(msg=str(err), **result)
+
+
 def delete(module, result):
     cli = bosh_cli(module)
     deployment = module.params["deployment"]
     try:
-        exists = deployment in cli.deployment_names()
-        if not exists:
+        if not deployment_exists(module, result, cli):
             return
         result["changed"] = True
         if module._diff:

@@ -251,16 +251,14 @@ def test_check_mode_deploys_with_dry_run_and_changes_nothing(tmp_path, state, pr
     assert (tmp_path / "concourse-vars.yml").read_text() == store_before
 
 
-def test_check_mode_of_a_new_deployment_writes_no_vars_store(tmp_path, state):
+def test_check_mode_of_a_new_deployment_only_predicts_and_records_nothing(tmp_path, state):
     run = play(tmp_path, state, registry_args(tmp_path), check=True)
     assert run.result["changed"] is True
+    assert run.result["new_deployment"] is True
     assert not (tmp_path / "concourse-vars.yml").exists()
-    store_arg = run.calls[0]["argv"][run.calls[0]["argv"].index("--vars-store") + 1]
-    assert store_arg != str(tmp_path / "concourse-vars.yml")
-    assert run.calls[0]["file_modes"][store_arg] == "0o600"
-    assert not Path(store_arg).exists()
-    # Like a real director, the dry run leaves an empty deployment record, no manifest.
-    assert run.deployed("concourse") == ""
+    # No dry run: on a real director it would leave an empty deployment record behind.
+    assert [call["argv"][-1] for call in run.calls] == ["deployments"]
+    assert run.deployed("concourse") is None
 
 
 def test_failed_deploy_reports_rc_cmd_and_cli_lines_without_secrets(tmp_path, state, prefilled_store):
@@ -273,6 +271,8 @@ def test_failed_deploy_reports_rc_cmd_and_cli_lines_without_secrets(tmp_path, st
     assert result["msg"] == (
         "bosh deploy failed: Updating deployment:\n  Expected task '1' to succeed but state is 'error'"
     )
+    # The jobs' properties (passwords, the proxy's private key) never ride along on a failure.
+    assert "job_properties" not in result
     assert result["rc"] == 1
     assert result["cmd"][1:6] == ["-n", "--json", "-d", "concourse", "deploy"]
     assert any("is not running after update" in line for line in result["stdout_lines"])
