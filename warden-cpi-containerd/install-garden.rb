@@ -93,12 +93,14 @@ class GardenInstaller
   end
 
   def install_packages(work, packages)
+    # Every archive is checked before the first is unpacked, so a missing one changes nothing.
+    missing = packages.reject { |package| File.file?(File.join(work, 'compiled_packages', "#{package}.tgz")) }
+    unless missing.empty?
+      raise InstallError, "#{@release_path} has no compiled_packages/#{missing.first}.tgz: use a compiled release " \
+                          '(bosh-deployment\'s bosh-lite.yml points at one)'
+    end
     packages.each do |package|
       archive = File.join(work, 'compiled_packages', "#{package}.tgz")
-      unless File.file?(archive)
-        raise InstallError, "#{@release_path} has no compiled_packages/#{package}.tgz: use a compiled release " \
-                            '(bosh-deployment\'s bosh-lite.yml points at one)'
-      end
       destination = File.join(@vcap_root, 'packages', package)
       FileUtils.mkdir_p(destination)
       untar(archive, destination)

@@ -22,16 +22,15 @@ def is_cidr(value):
     return "/" in str(value)
 
 
-def is_loopback(address):
-    """True for 127.0.0.0/8, ::1 and IPv4-mapped loopback addresses."""
+def is_ip(value):
+    """True when the value is an IPv4 or IPv6 address."""
     try:
-        parsed = ipaddress.ip_address(str(address))
+        ipaddress.ip_address(str(value))
     except ValueError:
-        return str(address) == "localhost"
-    mapped = getattr(parsed, "ipv4_mapped", None)
-    return parsed.is_loopback or bool(mapped and mapped.is_loopback)
+        return False
+    return True
 
 
 class FilterModule:
     def filters(self):
-        return {"in_subnet": in_subnet, "is_cidr": is_cidr, "is_loopback": is_loopback}
+        return {"in_subnet": in_subnet, "is_cidr": is_cidr, "is_ip": is_ip}

@@ -75,10 +75,6 @@ class BoshFileError(BoshError):
         self.line = line
 
 
-def wrap(message, cause):
-    return BoshError(message, cause)
-
-
 # ------------------------------------------------------------------------------------------------
 # YAML with gopkg.in/yaml.v2's scalar resolution (what the bosh CLI uses).
 

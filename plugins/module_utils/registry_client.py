@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from ansible.module_utils.common.text.converters import to_native
+from ansible.module_utils.listen_sockets import is_loopback
 from ansible.module_utils.urls import Request, basic_auth_header, make_context
 
 ERROR_KINDS = ("refused", "timeout", "dns", "tls", "unauthorized", "not_found", "unexpected")
@@ -185,7 +186,7 @@ def is_loopback_host(host):
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return is_loopback(ipaddress.ip_address(host))
     except ValueError:
         return False
 

@@ -287,7 +287,7 @@ try:
         job_properties,
         load_release_specs,
     )
-    from ansible.module_utils.cli_runner import CliNotFound, private_file, redact
+    from ansible.module_utils.cli_runner import CliNotFound, private_file, redact, secret_strings
 
     IMPORT_ERROR = None
 except ImportError as err:  # PyYAML is the only third-party import
@@ -314,15 +314,6 @@ def argument_spec():
         "fix": {"type": "bool", "default": False},
         "executable": {"type": "path"},
     }
-
-
-def string_values(value):
-    """Every string inside a value (the secrets to remove from output)."""
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in string_values(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in string_values(v)]
-    return [value] if isinstance(value, str) else []
 
 
 def render_and_check(module, result):
@@ -381,9 +372,9 @@ def bosh_cli(module, rendered=None):
         client_secret=params["client_secret"],
         ca_cert=params["ca_cert"],
     )
-    cli.add_secrets(string_values(params["vars"]))
+    cli.add_secrets(secret_strings(params["vars"]))
     if rendered is not None and rendered.store_values:
-        cli.add_secrets(string_values(rendered.store_values))
+        cli.add_secrets(secret_strings(rendered.store_values))
     return cli
 
 
