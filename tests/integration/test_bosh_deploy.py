@@ -317,7 +317,18 @@ def test_seed_ops_file_fails_the_property_check_before_bosh_runs(tmp_path, state
     ) in msg
     problems = run.result["property_check"]["problems"]
     assert {p["property"] for p in problems} >= {"docker_registry.http.addr", "docker_registry.auth.password"}
-    # What the director would have given the job: the default loopback address.
+    # A failed deploy never carries the jobs' properties (they hold secrets).
+    assert "job_properties" not in run.result
+
+
+def test_rendering_the_seed_shows_what_the_director_would_give_the_registry_job(
+    tmp_path, state, prefilled_store
+):
+    args = registry_args(tmp_path, ops_files=[str(SEED_OPS)], state="rendered")
+    run = play(tmp_path, state, args)
+    assert run.result["failed"] is True
+    assert run.calls == []
+    # The default loopback address: the seed's docker_registry.http.addr was dropped.
     registry = run.result["job_properties"]["concourse"]["registry"]["docker"]["registry"]
     assert (registry["bind"], registry["port"]) == ("127.0.0.1", 5000)
 
