@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 
-from ansible.module_utils.cli_runner import (
+from ansible_collections.nested.warden.plugins.module_utils.cli_runner import (
     CliRunner,
     as_fixed,
     as_flag,

@@ -21,7 +21,7 @@ import os
 import re
 import tarfile
 
-from ansible.module_utils.bosh_manifest import BoshFileError, go_value, load_yaml_text, read_text
+from ansible_collections.nested.warden.plugins.module_utils.bosh_manifest import BoshFileError, go_value, load_yaml_text, read_text
 
 
 class ReleaseSpecError(Exception):

@@ -28,7 +28,7 @@ import re
 from urllib.error import HTTPError
 from urllib.parse import urlencode
 
-from ansible.module_utils.cli_runner import (
+from ansible_collections.nested.warden.plugins.module_utils.cli_runner import (
     CliRunner,
     as_fixed,
     as_flag,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from ansible.module_utils.common.text.converters import to_native
-from ansible.module_utils.listen_sockets import is_loopback
+from ansible_collections.nested.warden.plugins.module_utils.listen_sockets import is_loopback
 from ansible.module_utils.urls import Request, basic_auth_header, make_context
 
 ERROR_KINDS = ("refused", "timeout", "dns", "tls", "unauthorized", "not_found", "unexpected")

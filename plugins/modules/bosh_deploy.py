@@ -279,15 +279,15 @@ import os
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 try:
-    from ansible.module_utils.bosh_cli import BoshCli, BoshCommandError
-    from ansible.module_utils.bosh_manifest import BoshError, dump_yaml, render
-    from ansible.module_utils.bosh_release_specs import (
+    from ansible_collections.nested.warden.plugins.module_utils.bosh_cli import BoshCli, BoshCommandError
+    from ansible_collections.nested.warden.plugins.module_utils.bosh_manifest import BoshError, dump_yaml, render
+    from ansible_collections.nested.warden.plugins.module_utils.bosh_release_specs import (
         ReleaseSpecError,
         check_properties,
         job_properties,
         load_release_specs,
     )
-    from ansible.module_utils.cli_runner import CliNotFound, private_file, redact, secret_strings
+    from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound, private_file, redact, secret_strings
 
     IMPORT_ERROR = None
 except ImportError as err:  # PyYAML is the only third-party import

@@ -351,8 +351,8 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.urls import open_url
 
 try:
-    from ansible.module_utils.cli_runner import CliNotFound
-    from ansible.module_utils.fly_cli import YAML_IMPORT_ERROR, FlyError, PipelineTask
+    from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound
+    from ansible_collections.nested.warden.plugins.module_utils.fly_cli import YAML_IMPORT_ERROR, FlyError, PipelineTask
 
     IMPORT_ERROR = YAML_IMPORT_ERROR
 except ImportError as err:

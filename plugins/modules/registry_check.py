@@ -230,8 +230,8 @@ listen:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.listen_sockets import binding_summary, listen_port_facts
-from ansible.module_utils.registry_client import (
+from ansible_collections.nested.warden.plugins.module_utils.listen_sockets import binding_summary, listen_port_facts
+from ansible_collections.nested.warden.plugins.module_utils.registry_client import (
     ConfigurationError,
     RegistryClient,
     check_registry,

@@ -538,8 +538,8 @@ def network_namespace():
 def run_module(args):
     """The module's main() in this process, as Ansible would run it: its JSON result."""
     # Imported here: outside pytest, _run_module_from_stdin sets the import paths first.
-    import registry_check  # noqa: PLC0415
     from ansible.module_utils.testing import patch_module_args  # noqa: PLC0415
+    from ansible_collections.nested.warden.plugins.modules import registry_check  # noqa: PLC0415
 
     output = io.StringIO()
     with patch_module_args(args), contextlib.redirect_stdout(output), contextlib.suppress(SystemExit):

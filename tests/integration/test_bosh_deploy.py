@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible.module_utils import bosh_manifest as bm
+from ansible_collections.nested.warden.plugins.module_utils import bosh_manifest as bm
 
 PROJECT = Path(__file__).resolve().parents[2]
 DOUBLE = PROJECT / "tests" / "doubles" / "bosh"

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible.module_utils import bosh_manifest as bm
+from ansible_collections.nested.warden.plugins.module_utils import bosh_manifest as bm
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from ansible.module_utils.bosh_manifest import render
+from ansible_collections.nested.warden.plugins.module_utils.bosh_manifest import render
 
 PROJECT = Path(__file__).resolve().parents[2]
 RUNTIME_CONFIG = PROJECT / "runtime-configs" / "registry-dnat.yml"

@@ -6,7 +6,7 @@ The outputs are real bosh CLI output (tests/fixtures/bosh/cli-output, see its RE
 from pathlib import Path
 
 import pytest
-from ansible.module_utils import bosh_cli as bc
+from ansible_collections.nested.warden.plugins.module_utils import bosh_cli as bc
 
 OUTPUT = Path(__file__).resolve().parents[1] / "fixtures" / "bosh" / "cli-output"
 

@@ -9,7 +9,7 @@ import os
 import stat
 
 import pytest
-from ansible.module_utils import bosh_manifest as bm
+from ansible_collections.nested.warden.plugins.module_utils import bosh_manifest as bm
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 

@@ -10,8 +10,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from ansible.module_utils import bosh_manifest as bm
-from ansible.module_utils import bosh_release_specs as rs
+from ansible_collections.nested.warden.plugins.module_utils import bosh_manifest as bm
+from ansible_collections.nested.warden.plugins.module_utils import bosh_release_specs as rs
 
 PROJECT = Path(__file__).resolve().parents[2]
 FIXTURES = PROJECT / "tests" / "fixtures" / "bosh"

@@ -4,7 +4,7 @@ import os
 import stat
 
 import pytest
-from ansible.module_utils import cli_runner as cr
+from ansible_collections.nested.warden.plugins.module_utils import cli_runner as cr
 
 
 class FakeModule:

@@ -7,7 +7,7 @@ import textwrap
 from urllib.error import HTTPError, URLError
 
 import pytest
-from ansible.module_utils import cli_runner, fly_cli
+from ansible_collections.nested.warden.plugins.module_utils import cli_runner, fly_cli
 
 PASSWORD = "pw-never-on-argv-51"
 

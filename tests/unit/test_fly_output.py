@@ -12,7 +12,7 @@ tests/integration/test_fly_pipeline.py.
 import json
 
 import pytest
-from ansible.module_utils import fly_cli
+from ansible_collections.nested.warden.plugins.module_utils import fly_cli
 
 CAPTURED = {
     "login_token": {

@@ -10,7 +10,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from ansible.module_utils.listen_sockets import (
+from ansible_collections.nested.warden.plugins.module_utils.listen_sockets import (
     binding_summary,
     decode_address,
     describe_port,

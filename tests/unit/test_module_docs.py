@@ -1,11 +1,9 @@
 """Each module's DOCUMENTATION, EXAMPLES and RETURN say exactly what its argument spec does
 (what ansible-doc shows is what the module accepts)."""
 
-import bosh_deploy  # plugins/modules, see conftest
-import fly_pipeline
 import pytest
-import registry_check
 import yaml
+from ansible_collections.nested.warden.plugins.modules import bosh_deploy, fly_pipeline, registry_check
 
 MODULES = {"bosh_deploy": bosh_deploy, "fly_pipeline": fly_pipeline, "registry_check": registry_check}
 SECRETS = {

@@ -14,7 +14,7 @@ import urllib.error
 from email.message import Message
 
 import pytest
-from ansible.module_utils.registry_client import (
+from ansible_collections.nested.warden.plugins.module_utils.registry_client import (
     MANIFEST_MEDIA_TYPES,
     Challenge,
     ConfigurationError,
