@@ -5,7 +5,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTHON := $(CURDIR)/.venv/bin/python
 S ?= lab
 
-.PHONY: bootstrap lab lab-down test test-unit test-integration lint molecule bench
+.PHONY: bootstrap lab lab-down test test-unit test-integration lint sanity molecule bench
 
 bootstrap:
 	@scripts/bootstrap
@@ -27,6 +27,10 @@ test-integration: bootstrap
 
 lint: bootstrap
 	@$(PYTHON) scripts/run-tests lint
+
+# ansible-test sanity on the collection (scripts/sanity); one test: make sanity T=pylint
+sanity: bootstrap
+	@$(PYTHON) scripts/run-tests sanity$(if $(T),:$(T))
 
 molecule: bootstrap
 	@$(PYTHON) scripts/run-tests molecule:$(S)

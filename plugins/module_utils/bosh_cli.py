@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlsplit
 
+from ansible_collections.nested.warden.plugins.module_utils.inputs import host_problem, url_problem
 from ansible_collections.nested.warden.plugins.module_utils.cli_runner import (
     CliRunner,
     as_fixed,
@@ -127,6 +129,33 @@ def explain_error(error, environment):
     return None
 
 
+def director_address_problem(address):
+    """Why the bosh CLI would refuse address as its director URL (None when it would take it).
+
+    The CLI (director.NewConfigFromURL) parses it with Go's url.Parse: an address without a
+    scheme must not have a colon in it (`10.0.0.6:25555` is refused; `10.0.0.6` or
+    `https://10.0.0.6:25555` are fine), a port must be digits, the host must not be empty. A
+    name without a scheme may also be an alias from `bosh alias-env`.
+    """
+    how = "use https://HOST:PORT (the port defaults to 25555)"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in address):
+        return f"has a control character; {how}"
+    if "://" not in address:
+        if ":" in address.split("/", 1)[0] and not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", address):
+            return f"has a port but no scheme, which the bosh CLI cannot parse; {how}"
+        problem = host_problem(address.split("/", 1)[0].split(":", 1)[0])
+        return f"{problem}; {how}" if problem else None
+    problem = url_problem(address, schemes=("https", "http"), example="https://HOST:PORT")
+    if problem:
+        return problem
+    netloc = urlsplit(address).netloc.rsplit("@", 1)[-1]
+    if netloc.startswith("[") and not re.search(r"\]:[0-9]+$", netloc):
+        return f"has an IPv6 address without a port, which the bosh CLI cannot split; {how}"
+    if netloc.endswith(":"):
+        return f"has an empty port; {how}"
+    return None
+
+
 class BoshCommandError(Exception):
     def __init__(self, msg, details):
         super().__init__(msg)
@@ -199,5 +228,5 @@ class BoshCli:
         )
 
     def deployment_names(self):
-        _, output = self._run("deployments", "json deployments")
+        _result, output = self._run("deployments", "json deployments")
         return [row.get("name") for row in output.table_rows("deployments")]

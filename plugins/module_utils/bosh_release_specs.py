@@ -20,8 +20,15 @@ import io
 import os
 import re
 import tarfile
+import zlib
 
-from ansible_collections.nested.warden.plugins.module_utils.bosh_manifest import BoshFileError, go_value, load_yaml_text, read_text
+from ansible_collections.nested.warden.plugins.module_utils.inputs import decode_problem
+from ansible_collections.nested.warden.plugins.module_utils.bosh_manifest import (
+    BoshFileError,
+    go_value,
+    load_yaml_text,
+    read_text,
+)
 
 
 class ReleaseSpecError(Exception):
@@ -89,9 +96,27 @@ def _job_from_archive(data, source, expected_name):
                 if os.path.normpath(member.name) == "job.MF" and member.isfile():
                     text = archive.extractfile(member).read().decode("utf-8")
                     return _parse_spec(text, f"{source}:job.MF", expected_name)
-    except (tarfile.TarError, EOFError, OSError) as err:
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
         raise ReleaseSpecError(f"job archive '{source}': not a readable tar.gz: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ReleaseSpecError(f"job archive '{source}': its job.MF {decode_problem(err)}") from None
     raise ReleaseSpecError(f"Missing job manifest for '{expected_name}' (no job.MF in '{source}')")
+
+
+ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar")
+
+
+def looks_like_archive(path):
+    """A tarball by its name or its first bytes (gzip's magic), readable or not: a corrupt one
+    must be reported as a corrupt tarball, not read as a job spec."""
+    if path.endswith(ARCHIVE_SUFFIXES):
+        return True
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(2)
+    except OSError:
+        return False
+    return head == b"\x1f\x8b" or tarfile.is_tarfile(path)
 
 
 def read_release_tarball(path):
@@ -108,8 +133,13 @@ def read_release_tarball(path):
                 if match and member.isfile():
                     data = archive.extractfile(member).read()
                     jobs.append(_job_from_archive(data, f"{path}:{name}", match.group(1)))
-    except (tarfile.TarError, EOFError, OSError) as err:
-        raise ReleaseSpecError(f"release tarball '{path}': not a readable tar.gz: {err}") from None
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
+        raise ReleaseSpecError(
+            f"release tarball '{path}': not a readable tar.gz ({err}); download the release again "
+            "(bosh releases are .tgz files holding release.MF and jobs/)"
+        ) from None
+    except UnicodeDecodeError as err:
+        raise ReleaseSpecError(f"release tarball '{path}': its release.MF {decode_problem(err)}") from None
     if release is None:
         raise ReleaseSpecError(f"release tarball '{path}': no release.MF, so not a BOSH release")
     return release, jobs
@@ -170,7 +200,7 @@ def load_release_specs(paths):
                 name, jobs = read_release_tree(path)
             elif not os.path.exists(path):
                 raise ReleaseSpecError(f"release spec '{path}': no such file or directory")
-            elif tarfile.is_tarfile(path):
+            elif looks_like_archive(path):
                 name, jobs = read_release_tarball(path)
             else:
                 name, jobs = read_job_spec_file(path)
@@ -229,7 +259,7 @@ def similarity(path, candidate):
     shared = set(path_words) & set(candidate_words)
     overlap = len(shared) / len(set(path_words) | set(candidate_words)) if shared else 0.0
     leading = 0
-    for mine, theirs in zip(path.split("."), candidate.split("."), strict=False):
+    for mine, theirs in zip(path.split("."), candidate.split(".")):  # noqa: B905 -- strict= is Python 3.10+
         if mine != theirs:
             break
         leading += 1
@@ -370,9 +400,9 @@ def _groups(manifest):
 def _check_inherited(check, group_name, properties, receivers):
     """Group-level or global properties, which reach only jobs without their own `properties`;
     a value is used when any of those jobs declares it."""
-    specs = [spec for _, spec in receivers]
+    specs = [spec for _label, spec in receivers]
     names = sorted({name for spec in specs for name in spec.properties})
-    jobs = ", ".join(f"'{label}'" for label, _ in receivers)
+    jobs = ", ".join(f"'{label}'" for label, _spec in receivers)
     for segments, reason in undeclared_paths(
         properties,
         lambda s: any(spec.declares(s) for spec in specs),

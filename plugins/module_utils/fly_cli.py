@@ -1,4 +1,4 @@
-"""fly, the Concourse CLI, as the fly_pipeline module drives it (fly v8, see DOMAIN.md section 5).
+"""fly, the Concourse CLI, as the fly_pipeline module drives it (fly v8, docs/upstream-contracts.md sec. 5).
 
 What the module relies on, and why:
 - `set-pipeline -n` always: without -n fly asks for confirmation, and when it cannot ask it prints
@@ -8,6 +8,10 @@ What the module relies on, and why:
   `terminal_text` renders it as a terminal would (escape sequences dropped, backspaces applied).
 - pause/unpause/expose/hide print the same line whether or not anything changed, and fail with
   `pipeline 'P' not found`: the module reads `pipelines --json` first.
+- `get-pipeline -p P --json` prints the config Concourse holds as one line of JSON (atc.Config
+  marshalled by Go), or `error: pipeline not found` (exit 1): the jobs a trigger may name.
+- `trigger-job` of a paused pipeline starts nothing: the build stays pending, and `-w` waits for
+  events that never come. The module refuses to trigger a job of a paused pipeline.
 - `trigger-job -w` exits with the build's outcome: succeeded -> the last task's status (0),
   failed -> the task's status or 1, errored -> 2, aborted -> 3, event stream errors -> 255.
   SIGTERM detaches (`detached, build is still running...`, exit 2).
@@ -36,8 +40,10 @@ from ansible_collections.nested.warden.plugins.module_utils.cli_runner import (
     as_repeated,
     private_file,
     redact,
-    secret_strings,
+    secret_values,
 )
+
+from ansible_collections.nested.warden.plugins.module_utils.inputs import url_problem
 
 try:
     import yaml
@@ -57,6 +63,7 @@ FLY_ARGS = {
     "validate_pipeline": as_fixed("validate-pipeline"),
     "set_pipeline": as_fixed("set-pipeline"),
     "pipelines": as_fixed("pipelines"),
+    "get_pipeline": as_fixed("get-pipeline"),
     "pause_pipeline": as_fixed("pause-pipeline"),
     "unpause_pipeline": as_fixed("unpause-pipeline"),
     "expose_pipeline": as_fixed("expose-pipeline"),
@@ -95,6 +102,7 @@ UNREACHABLE = "could not reach the Concourse server called"
 VERSION_DISCREPANCY = "cowardly refusing to run due to significant version discrepancy"
 NOT_AUTHORIZED = "not authorized. run the following to log in"
 LOGGED_IN = "logged in successfully"
+PIPELINE_NOT_FOUND = "error: pipeline not found"
 TOKEN_CHECK_FAILED = "token validation failed with error:"  # noqa: S105 -- a message
 BUILD_STATUSES = ("succeeded", "failed", "errored", "aborted")
 # Exit status of `trigger-job -w` when the build ends with this status and no task set one.
@@ -251,6 +259,29 @@ def find_pipeline(pipelines, name):
     return None
 
 
+def parse_pipeline_config(stdout):
+    """`fly get-pipeline --json`: the pipeline's config as a JSON object (no trailing newline)."""
+    try:
+        document = json.loads(stdout or "")
+    except ValueError as err:
+        raise FlyError(f"fly get-pipeline --json printed something that is not JSON: {err}") from None
+    if not isinstance(document, dict):
+        raise FlyError("fly get-pipeline --json did not print an object")
+    return document
+
+
+def find_job(config, name):
+    """The job called name in a pipeline config, or None."""
+    for job in config.get("jobs") or []:
+        if isinstance(job, dict) and job.get("name") == name:
+            return job
+    return None
+
+
+def job_names(config):
+    return [job["name"] for job in config.get("jobs") or [] if isinstance(job, dict) and job.get("name")]
+
+
 class WatchOutput:
     """`fly trigger-job [-w]` output: the build started, and with -w its log and final status."""
 
@@ -280,7 +311,7 @@ class WatchOutput:
 
 
 def exit_code_meaning(status, rc):
-    """A sentence on how fly's exit code relates to the build status (DOMAIN.md section 5)."""
+    """A sentence on how fly's exit code relates to the build status (docs/upstream-contracts.md sec. 5)."""
     if status is None:
         return "fly could not follow the build's events" if rc == EVENT_STREAM_ERROR else ""
     expected = STATUS_EXIT_CODES[status]
@@ -524,6 +555,21 @@ class Fly:
         result = self._run("pipelines", "target pipelines json", target=self.target)
         return parse_pipelines(result.stdout)
 
+    def pipeline_config(self, pipeline):
+        """The config Concourse holds for pipeline (`get-pipeline --json`), or None without one."""
+        result = self._run(
+            "get-pipeline",
+            "target get_pipeline pipeline json",
+            ok=(0, 1),
+            target=self.target,
+            pipeline=pipeline,
+        )
+        if result.rc == 1 and PIPELINE_NOT_FOUND in [line.strip() for line in terminal_lines(result.stderr)]:
+            return None
+        if result.rc != 0:
+            raise self.error("get-pipeline", result)
+        return parse_pipeline_config(result.stdout)
+
     def set_pipeline(self, pipeline, config, vars_files, *, dry_run=False, check_creds=False):
         result = self._run(
             "set-pipeline",
@@ -589,7 +635,53 @@ class Fly:
 
 
 # ------------------------------------------------------------------------------------------------
-# The module's task: validate, log in, set, pause/expose, trigger and watch, or destroy
+# The module's task: validate, log in, set, pause/expose; trigger and watch; or destroy
+
+
+MAX_WATCH_TIMEOUT = 7 * 24 * 3600
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def parameter_problems(params):
+    """What is wrong with fly_pipeline's parameters (an empty list when nothing is); checked
+    before fly runs at all, so that nothing is half done. (The module checks the files.)"""
+    state, job = params["state"], params["trigger"]
+    problems = [
+        f"{name} must not be empty" for name in ("target", "pipeline", "team") if not (params[name] or "").strip()
+    ]
+    problems += [
+        f"{name} must not contain control characters such as newlines or tabs (got {params[name]!r})"
+        for name in ("target", "pipeline", "team", "trigger")
+        if _CONTROL.search(params[name] or "")
+    ]
+    if "/" in (params["pipeline"] or ""):
+        problems.append(f"pipeline must be a pipeline name without '/' (got '{params['pipeline']}')")
+    if job is not None and state != "triggered":
+        problems.append(
+            f"trigger needs state=triggered (got state={state}): set the pipeline with state=present, "
+            "then trigger its job in another task with state=triggered"
+        )
+    elif state == "triggered" and (not (job or "").strip() or "/" in job):
+        problems.append(f"state=triggered needs trigger, the name of a job of the pipeline (got '{job}')")
+    given = [name for name in ("config", "vars", "vars_files") if params[name]]
+    if state == "triggered" and given:
+        problems.append(
+            f"state=triggered runs a job of the pipeline as Concourse holds it; {', '.join(given)} "
+            "belong to state=present (set the pipeline in a task before)"
+        )
+    if params["watch"] and state != "triggered":
+        problems.append("watch needs state=triggered and trigger (the job to run)")
+    if not 0 < params["timeout"] <= MAX_WATCH_TIMEOUT:
+        problems.append(
+            f"timeout must be a positive number of seconds up to {MAX_WATCH_TIMEOUT} (a week), "
+            f"got {params['timeout']}"
+        )
+    if params.get("concourse_url") is not None:
+        problem = url_problem(params["concourse_url"], example="https://ci.example.com")
+        if problem:
+            shown = params["concourse_url"][:200]
+            problems.append(f"concourse_url '{shown}' {problem}")
+    return problems
 
 
 class PipelineTask:
@@ -611,7 +703,7 @@ class PipelineTask:
             executable=self.params["executable"],
             api_url=self.params["concourse_url"],
         )
-        self.fly.add_secrets([*secret_strings(self.params.get("vars") or {}), self.params.get("password")])
+        self.fly.add_secrets([*secret_values(self.params.get("vars") or {}), self.params.get("password")])
         self.result = {
             "changed": False,
             "pipeline": self.params["pipeline"],
@@ -623,8 +715,11 @@ class PipelineTask:
 
     def run(self):
         try:
-            if self.params["state"] == "present":
+            state = self.params["state"]
+            if state == "present":
                 self.present()
+            elif state == "triggered":
+                self.triggered()
             else:
                 self.absent()
         finally:
@@ -691,7 +786,7 @@ class PipelineTask:
             status = self.fly.status()
             if status.rc == 0 and LOGGED_IN in status.stdout:
                 return
-            kind, _ = explain(status.stderr, params["target"], api_url)
+            kind, _hint = explain(status.stderr, params["target"], api_url)
             if kind == "unreachable":
                 raise self.fly.error("status", status)
             text = " ".join(line.strip() for line in terminal_lines(status.stderr) if line.strip())
@@ -717,11 +812,12 @@ class PipelineTask:
     def present(self):
         params = self.params
         vars_files = self.vars_files()
-        self.fly.diff_keys = secret_keys(load_yaml_file(params["config"]), set(params["vars"]))
+        secret_names = {name for name in params["vars"] if secret_values({name: params["vars"][name]})}
+        self.fly.diff_keys = secret_keys(load_yaml_file(params["config"]), secret_names)
         self.validate(vars_files)
         self.login()
         before = find_pipeline(self.fly.pipelines(), params["pipeline"])
-        _, output = self.fly.set_pipeline(
+        _set_result, output = self.fly.set_pipeline(
             params["pipeline"],
             params["config"],
             vars_files,
@@ -777,21 +873,53 @@ class PipelineTask:
                 )
             self.result["diff"] = diffs
 
-        if params["trigger"]:
-            self.trigger(wanted["paused"])
+    def triggered(self):
+        """Trigger (and watch) a job of the pipeline Concourse holds; set-pipeline is not run.
 
-    def trigger(self, paused):
+        Everything that would keep the build from starting is checked first, also in check mode:
+        the pipeline exists, is not paused, and has the job, which may be triggered by hand."""
         params = self.params
         pipeline, job = params["pipeline"], params["trigger"]
         build = {"job": job, "triggered": False, "watched": bool(params["watch"])}
         self.result["build"] = build
-        self.result["changed"] = True
-        if paused and params["watch"]:
+        self.login()
+        found = find_pipeline(self.fly.pipelines(), pipeline)
+        config = self.fly.pipeline_config(pipeline) if found is not None else None
+        if config is None:
+            self.result["state"] = {"exists": False}
             raise FlyError(
-                f"the pipeline {pipeline} stays paused (paused: true), so a build of {job} would stay "
-                "pending and watching it would only wait for the timeout; set paused: false or watch: false",
+                f"pipeline {pipeline} does not exist in team {params['team']} of "
+                f"{self.result['concourse_url']}, so there is no job {job} to trigger; set it first "
+                "(state=present with its config)",
+                kind="pipeline_not_found",
+            )
+        self.result["state"] = {
+            "exists": True,
+            "paused": bool(found["paused"]),
+            "public": bool(found["public"]),
+        }
+        definition = find_job(config, job)
+        if definition is None:
+            names = ", ".join(job_names(config)) or "none"
+            raise FlyError(
+                f"pipeline {pipeline} has no job {job} (its jobs: {names}); nothing was triggered",
+                kind="job_not_found",
+            )
+        if definition.get("disable_manual_trigger"):
+            raise FlyError(
+                f"job {job} of pipeline {pipeline} has disable_manual_trigger: true, so Concourse refuses "
+                "to trigger it by hand; nothing was triggered",
+                kind="manual_trigger_disabled",
+            )
+        if found["paused"]:
+            waiting = " and watching it would only wait for the timeout" if params["watch"] else ""
+            raise FlyError(
+                f"pipeline {pipeline} is paused, so a build of {job} would stay pending until the pipeline "
+                f"is unpaused{waiting}; unpause it first (state=present with paused: false, or "
+                f"fly -t {params['target']} unpause-pipeline -p {pipeline}); nothing was triggered",
                 kind="paused",
             )
+        self.result["changed"] = True
         if self.check_mode:
             return
         result, output = self.fly.trigger_job(pipeline, job, watch=params["watch"], timeout=params["timeout"])
@@ -809,7 +937,11 @@ class PipelineTask:
             build["status"] = found.get("status")
         if not params["watch"]:
             return
-        build.update(exit_code=result.rc, timed_out=output.timed_out, log_tail=output.tail())
+        build.update(timed_out=output.timed_out, log_tail=output.tail())
+        if not output.timed_out:
+            # A watch stopped at the timeout ends with fly's exit code for "detached" (2, the same as
+            # an errored build's): it says nothing about the build, so none is reported.
+            build["exit_code"] = result.rc
         reattach = f"fly -t {params['target']} watch -j {pipeline}/{job} -b {output.name}"
         if output.timed_out:
             build["status"] = build.get("status") or "started"
@@ -856,6 +988,18 @@ class PipelineTask:
                 "after": "",
             }
         self.fly.destroy_pipeline(params["pipeline"])
+
+
+def vars_file_problem(path):
+    """Why fly could not take path as a `-l` vars file (a map of variables), or None."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = yaml.safe_load(handle)
+    except (OSError, yaml.YAMLError) as err:
+        return f"is not valid YAML: {err}"
+    if document is not None and not isinstance(document, dict):
+        return f"must hold a map of variables (name: value), not a {type(document).__name__}"
+    return None
 
 
 def load_yaml_file(path):

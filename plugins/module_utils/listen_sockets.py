@@ -46,7 +46,7 @@ def parse_listening(text, byteorder=sys.byteorder):
         fields = line.split()
         if len(fields) < 4 or fields[3] != TCP_LISTEN:
             continue
-        hex_address, _, hex_port = fields[1].partition(":")
+        hex_address, _colon, hex_port = fields[1].partition(":")
         sockets.append((decode_address(hex_address, byteorder), int(hex_port, 16)))
     return sockets
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.nested.warden.plugins.module_utils.listen_sockets import is_loopback
 from ansible.module_utils.urls import Request, basic_auth_header, make_context
+from ansible_collections.nested.warden.plugins.module_utils.inputs import host_problem
+from ansible_collections.nested.warden.plugins.module_utils.listen_sockets import is_loopback
 
 ERROR_KINDS = ("refused", "timeout", "dns", "tls", "unauthorized", "not_found", "unexpected")
 
@@ -30,7 +31,11 @@ MANIFEST_MEDIA_TYPES = (
     "application/vnd.oci.image.index.v1+json",
 )
 
-# The grammar of the distribution reference package (docker/distribution/reference).
+# The grammar of the distribution reference package (distribution/reference): a name of at most
+# 255 characters (NameTotalLengthMax), tags of at most 128, digests ALGORITHM:HEX whose length the
+# algorithm fixes (opencontainers/go-digest).
+NAME_TOTAL_LENGTH_MAX = 255
+DIGEST_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 REPOSITORY_NAME = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
 TAG_NAME = re.compile(r"\w[\w.-]{0,127}", re.ASCII)
@@ -129,12 +134,16 @@ def next_link(header_value, current_url):
 
 def normalize_url(url):
     """The registry base URL without a trailing slash; refuses what would silently misbehave."""
-    parts = urlsplit(url or "")
     example = "for example https://registry.example.com:5000"
+    try:
+        parts = urlsplit(url or "")
+    except ValueError as error:
+        raise ConfigurationError(f"url {url!r} is not a valid URL ({error}); {example}") from None
     if parts.scheme not in ("http", "https"):
         raise ConfigurationError(f"url {url!r} must start with http:// or https:// ({example})")
-    if not parts.hostname:
-        raise ConfigurationError(f"url {url!r} names no host ({example})")
+    problem = host_problem(parts.hostname)
+    if problem:
+        raise ConfigurationError(f"url {url!r} {problem} ({example})")
     if parts.username or parts.password:
         raise ConfigurationError(
             "url must not carry credentials (user:password@host): they would show in the output; "
@@ -153,6 +162,11 @@ def normalize_url(url):
 
 
 def validate_repository(repository):
+    if len(repository) > NAME_TOTAL_LENGTH_MAX:
+        raise ConfigurationError(
+            f"repository '{repository[:40]}...' has {len(repository)} characters; a registry refuses "
+            f"names longer than {NAME_TOTAL_LENGTH_MAX}"
+        )
     if not REPOSITORY_NAME.fullmatch(repository):
         raise ConfigurationError(
             f"repository {repository!r} is not a valid repository name: lower-case path components "
@@ -162,7 +176,22 @@ def validate_repository(repository):
 
 
 def validate_reference(tag):
-    if not (TAG_NAME.fullmatch(tag) or DIGEST.fullmatch(tag)):
+    if DIGEST.fullmatch(tag):
+        algorithm, hex_part = tag.split(":", 1)
+        length = DIGEST_HEX_LENGTHS.get(algorithm)
+        if length is None:
+            raise ConfigurationError(
+                f"tag {tag[:80]!r} is a digest of an unknown algorithm {algorithm!r}; a registry accepts "
+                + ", ".join(f"{name} ({hex_length} hex digits)" for name, hex_length in DIGEST_HEX_LENGTHS.items())
+            )
+        if not re.fullmatch(f"[a-f0-9]{{{length}}}", hex_part):
+            raise ConfigurationError(
+                f"tag {tag[:80]!r} is not a valid {algorithm} digest: it needs exactly {length} lower-case hex "
+                f"digits after '{algorithm}:' (got {len(hex_part)} characters)"
+            )
+        return
+    if not TAG_NAME.fullmatch(tag):
+        tag = tag if len(tag) <= 80 else tag[:80] + "..."
         raise ConfigurationError(
             f"tag {tag!r} is neither a tag (letters, digits, '_', '.', '-'; up to 128 characters, "
             "not starting with '.' or '-') nor a digest such as sha256:<64 hex digits>"
@@ -565,6 +594,8 @@ class RegistryClient:
             return Response(error.code, error.headers, _read_error_body(error), url)
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             raise classify_network_error(error, url, self.timeout, self.ca_path) from None
+        except ValueError as error:  # a URL the registry sent (a token realm, a Link) that cannot be used
+            raise RegistryError("unexpected", f"cannot request {url}: {error}") from None
 
 
 def _read_error_body(error):

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, nested-warden developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Render, check and deploy a BOSH manifest."""
 
 from __future__ import annotations
@@ -23,11 +25,19 @@ description:
     file, O(client_secret) through the environment (C(BOSH_CLIENT_SECRET)).
 version_added: "1.0.0"
 author:
-  - nested-warden
+  - nested-warden developers (@nested-warden)
+requirements:
+  - python >= 3.8 where the module runs
+  - PyYAML
+  - cryptography (to generate certificates, RSA and SSH keys into the vars store)
+  - bosh CLI v7 (for O(state=present) and O(state=absent))
+extends_documentation_fragment:
+  - nested.warden.attributes
 options:
   deployment:
     description:
       - Name of the deployment (C(bosh -d)). Must equal the rendered manifest's C(name).
+      - Letters, digits, C(-), C(_), C(+) and C(.) only, as the director requires.
       - Required with O(state=present) and O(state=absent).
     type: str
   manifest:
@@ -44,8 +54,10 @@ options:
     description:
       - Variables for ((name)) placeholders (C(bosh -v)); they win over O(vars_files).
       - Passed to the CLI in a temporary 0600 vars file, never on the command line.
-      - Every value here is treated as a secret; Ansible masks it wherever it appears in the
-        result. Put values you want to see in the rendered manifest in O(vars_files).
+      - Values under a name that says it is a secret (ending in C(password), C(passphrase),
+        C(secret), C(token), C(credential(s)), C(key) as in C(private_key) or C(ssh_key), or
+        C(private)), at any depth, are masked wherever they appear in the output; other values
+        (hosts, versions) stay readable. Name secrets accordingly.
     type: dict
     default: {}
   vars_files:
@@ -93,6 +105,9 @@ options:
   environment:
     description:
       - Director URL or alias (C(https://HOST:25555)). Defaults to C(BOSH_ENVIRONMENT).
+      - The bosh CLI parses it with Go's URL parser; it refuses a port without a scheme
+        (C(10.0.0.6:25555)), an IPv6 address without a port, and an empty host or port. The
+        module refuses these before it renders or runs anything.
     type: str
   client:
     description:
@@ -132,20 +147,25 @@ notes:
   - Changed is reported when the director's diff has added or removed lines, when variables were
     generated into the vars store, or with O(recreate). C(bosh deploy) always runs an update task;
     without differences it changes nothing.
-  - Supports diff mode; the diff is the director's (property values redacted).
   - Runs where the bosh CLI and the files are, normally the controller (delegate the task to
-    C(localhost)). Needs PyYAML; generating certificates, RSA and SSH keys needs the Python
-    package cryptography.
+    C(localhost)).
 attributes:
   check_mode:
     support: full
+    details:
+      - Renders without writing the vars store and deploys with C(--dry-run); see the notes.
   diff_mode:
     support: full
+    details:
+      - The diff is the director's, property values redacted.
+  platform:
+    support: full
+    platforms: posix
 """
 
 EXAMPLES = r"""
 - name: Deploy Concourse with the registry ops file, checking job properties first
-  bosh_deploy:
+  nested.warden.bosh_deploy:
     deployment: concourse
     manifest: "{{ playbook_dir }}/manifests/concourse-lab.yml"
     ops_files:
@@ -158,7 +178,7 @@ EXAMPLES = r"""
   delegate_to: localhost
 
 - name: Render only (no bosh CLI needed) and keep the manifest
-  bosh_deploy:
+  nested.warden.bosh_deploy:
     state: rendered
     manifest: "{{ playbook_dir }}/manifests/concourse-lab.yml"
     ops_files: ["{{ playbook_dir }}/ops-files/docker-registry.yml"]
@@ -168,7 +188,7 @@ EXAMPLES = r"""
   no_log: true
 
 - name: Read the registry password from the vars store
-  bosh_deploy:
+  nested.warden.bosh_deploy:
     state: rendered
     manifest: "{{ playbook_dir }}/.state/concourse-vars.yml"
     path: /docker_registry_password
@@ -176,7 +196,7 @@ EXAMPLES = r"""
   no_log: true
 
 - name: Delete the deployment
-  bosh_deploy:
+  nested.warden.bosh_deploy:
     deployment: zookeeper
     state: absent
 """
@@ -263,34 +283,50 @@ stderr:
   returned: failure
   type: str
 stdout_lines:
-  description: O(stdout) split into lines.
+  description: RV(stdout) split into lines.
   returned: failure
   type: list
   elements: str
 stderr_lines:
-  description: O(stderr) split into lines.
+  description: RV(stderr) split into lines.
   returned: failure
   type: list
   elements: str
 """
 
 import os
+import re
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 try:
-    from ansible_collections.nested.warden.plugins.module_utils.bosh_cli import BoshCli, BoshCommandError
-    from ansible_collections.nested.warden.plugins.module_utils.bosh_manifest import BoshError, dump_yaml, render
+    from ansible_collections.nested.warden.plugins.module_utils.bosh_cli import (
+        BoshCli,
+        BoshCommandError,
+        director_address_problem,
+    )
+    from ansible_collections.nested.warden.plugins.module_utils.bosh_manifest import (
+        YAML_IMPORT_ERROR,
+        BoshError,
+        dump_yaml,
+        render,
+    )
     from ansible_collections.nested.warden.plugins.module_utils.bosh_release_specs import (
         ReleaseSpecError,
         check_properties,
         job_properties,
         load_release_specs,
     )
-    from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound, private_file, redact, secret_strings
+    from ansible_collections.nested.warden.plugins.module_utils.cli_runner import (
+        CliNotFound,
+        private_file,
+        redact,
+        secret_strings,
+        secret_values,
+    )
 
-    IMPORT_ERROR = None
-except ImportError as err:  # PyYAML is the only third-party import
+    IMPORT_ERROR = YAML_IMPORT_ERROR  # PyYAML is the only third-party import; bosh_manifest guards it
+except ImportError as err:
     IMPORT_ERROR = err
 
 
@@ -299,7 +335,7 @@ def argument_spec():
         "deployment": {"type": "str"},
         "manifest": {"type": "path"},
         "ops_files": {"type": "list", "elements": "path", "default": []},
-        "vars": {"type": "dict", "default": {}, "no_log": True},
+        "vars": {"type": "dict", "default": {}},
         "vars_files": {"type": "list", "elements": "path", "default": []},
         "vars_store": {"type": "path"},
         "state": {"type": "str", "choices": ["present", "absent", "rendered"], "default": "present"},
@@ -327,7 +363,7 @@ def render_and_check(module, result):
             variables=params["vars"],
             vars_store=params["vars_store"],
             path=params["path"],
-            save_store=not module.check_mode,
+            save_store=False,  # written by save_vars_store once every check passed
         )
     except BoshError as err:
         module.fail_json(msg=f"rendering the manifest failed: {err.multiline()}", **result)
@@ -337,10 +373,6 @@ def render_and_check(module, result):
     check = params["check_properties"]
     if check is None:
         check = bool(params["release_specs"])
-    if check and not params["release_specs"]:
-        module.fail_json(
-            msg="check_properties needs release_specs (release tarballs, release trees or job specs)"
-        )
     if check:
         try:
             releases = load_release_specs(params["release_specs"])
@@ -362,6 +394,16 @@ def render_and_check(module, result):
     return rendered
 
 
+def save_vars_store(module, result, rendered):
+    """Write generated variables to the vars store, after every check passed (never in check mode)."""
+    if module.check_mode or rendered.store is None:
+        return
+    try:
+        rendered.store.save()
+    except BoshError as err:
+        module.fail_json(msg=f"rendering the manifest failed: {err.multiline()}", **result)
+
+
 def bosh_cli(module, rendered=None):
     params = module.params
     cli = BoshCli(
@@ -372,7 +414,7 @@ def bosh_cli(module, rendered=None):
         client_secret=params["client_secret"],
         ca_cert=params["ca_cert"],
     )
-    cli.add_secrets(secret_strings(params["vars"]))
+    cli.add_secrets(secret_values(params["vars"]))
     if rendered is not None and rendered.store_values:
         cli.add_secrets(secret_strings(rendered.store_values))
     return cli
@@ -386,6 +428,7 @@ def deploy(module, result, rendered):
             msg=f"the rendered manifest names deployment '{name}' but deployment is '{params['deployment']}'",
             **result,
         )
+    save_vars_store(module, result, rendered)
     cli = bosh_cli(module, rendered)
     if module.check_mode and not deployment_exists(module, result, cli):
         # A dry run of a deployment the director does not have would record an empty one
@@ -463,6 +506,41 @@ def delete(module, result):
         module.fail_json(msg=str(err), **result)
 
 
+def parameter_problems(params):
+    """What is wrong with the parameters, found before anything is rendered, written or run."""
+    problems = []
+    if params["path"] and params["state"] != "rendered":
+        problems.append("'path' is only used with state=rendered")
+    if params["check_properties"] and not params["release_specs"]:
+        problems.append("check_properties needs release_specs (release tarballs, release trees or job specs)")
+    if params["state"] in ("present", "absent"):
+        deployment = params["deployment"] or ""
+        if not deployment.strip():
+            problems.append("deployment must not be empty: give the name of the BOSH deployment")
+        elif not DEPLOYMENT_NAME.fullmatch(deployment):
+            shown = deployment if len(deployment) <= 60 else deployment[:60] + "..."
+            problems.append(
+                f"deployment '{shown}' is not a valid BOSH deployment name: letters, digits, '-', '_', "
+                "'+' and '.' only (the director refuses others)"
+            )
+        environment = params["environment"]
+        if not environment:
+            problems.append(
+                "no BOSH director is configured: set the 'environment' option or BOSH_ENVIRONMENT "
+                "(https://HOST:25555)"
+            )
+        else:
+            problem = director_address_problem(environment)
+            if problem:
+                problems.append(f"environment '{environment[:200]}' {problem}")
+    return problems
+
+
+# The director's rule for names: Bosh::Director::Models::VALID_ID (cloudfoundry/bosh,
+# src/bosh-director/lib/bosh/director/models.rb), /^[-0-9A-Za-z_+.]+$/i.
+DEPLOYMENT_NAME = re.compile(r"[-0-9A-Za-z_+.]+")
+
+
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
@@ -476,8 +554,10 @@ def main():
     if IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=str(IMPORT_ERROR))
     params = module.params
-    if params["path"] and params["state"] != "rendered":
-        module.fail_json(msg="'path' is only used with state=rendered")
+    module.no_log_values.update(secret_values(params["vars"]))
+    problems = parameter_problems(params)
+    if problems:
+        module.fail_json(msg="; ".join(problems))
     for name in ("manifest", "vars_store"):
         if params[name]:
             params[name] = os.path.abspath(params[name])
@@ -490,6 +570,7 @@ def main():
     else:
         rendered = render_and_check(module, result)
         if params["state"] == "rendered":
+            save_vars_store(module, result, rendered)
             result["changed"] = bool(rendered.generated)
             if module._diff and rendered.generated:
                 # Names only: the values are secrets.

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, nested-warden developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Set, pause, expose, trigger and destroy a Concourse pipeline with fly."""
 
 from __future__ import annotations
@@ -9,9 +11,15 @@ module: fly_pipeline
 short_description: Validate, set, unpause, trigger and watch (or destroy) a Concourse pipeline with fly
 description:
   - Drives the Concourse CLI C(fly) (v8). With O(state=present) it validates the pipeline config
-    (C(fly validate-pipeline --strict)), sets it with C(fly set-pipeline -n), makes the pipeline
-    paused or unpaused and exposed or hidden as asked, and optionally triggers a job and watches
-    its build. With O(state=absent) it destroys the pipeline.
+    (C(fly validate-pipeline --strict)), sets it with C(fly set-pipeline -n), and makes the
+    pipeline paused or unpaused and exposed or hidden as asked. With O(state=triggered) it
+    triggers a job of the pipeline Concourse already holds (C(fly trigger-job)) and optionally
+    watches its build; it sets, pauses and exposes nothing. With O(state=absent) it destroys the
+    pipeline.
+  - Before triggering, O(state=triggered) checks that the pipeline exists and is not paused
+    (C(fly pipelines --json)) and that its config (C(fly get-pipeline --json)) has the job and
+    allows triggering it by hand. Otherwise it fails and triggers nothing; a build of a paused
+    pipeline would stay pending until the pipeline is unpaused.
   - C(set-pipeline) always gets C(-n). Without it fly asks for confirmation, and where it cannot
     ask (as under Ansible) it prints C(bailing out) and exits 0 without applying anything.
   - Changed is decided from what fly reports. A config is unchanged when fly prints
@@ -27,12 +35,20 @@ description:
     always does.
 version_added: "1.0.0"
 author:
-  - nested-warden
+  - nested-warden developers (@nested-warden)
+requirements:
+  - python >= 3.8 where the module runs
+  - PyYAML
+  - fly CLI v8 (the major and minor version of the Concourse server)
+extends_documentation_fragment:
+  - nested.warden.attributes
 options:
   concourse_url:
     description:
       - URL of Concourse (C(https://HOST)), used to log in. Without it the module uses the
         target's saved URL, and the target must already exist in the flyrc.
+      - Must be C(http://) or C(https://) with a host that DNS can take (labels of at most 63
+        characters); checked before fly runs.
     type: str
   target:
     description:
@@ -71,67 +87,79 @@ options:
     required: true
   config:
     description:
-      - Path of the pipeline config (YAML). Required with O(state=present).
+      - Path of the pipeline config (YAML). Required with O(state=present), refused with
+        O(state=triggered) (which triggers the pipeline as Concourse holds it).
     type: path
   vars:
     description:
       - Values for the config's C(((name))) placeholders. They win over O(vars_files).
-      - Passed to fly in a temporary 0600 vars file, never on the command line. Every value is
-        treated as a secret and removed from the module's output.
+      - Passed to fly in a temporary 0600 vars file, never on the command line.
+      - Values under a name that says it is a secret (ending in C(password), C(passphrase),
+        C(secret), C(token), C(credential(s)), C(key) as in C(private_key), or C(private)), at any
+        depth, are masked in the module's output and in the config diff; other values (hosts,
+        versions) stay readable. Name secrets accordingly.
+      - Only with O(state=present).
     type: dict
     default: {}
   vars_files:
     description:
       - YAML files of values for C(((name))) placeholders (C(fly -l)); later files win. Their
         values are not secret to the module and can appear in the config diff.
+      - Only with O(state=present).
     type: list
     elements: path
     default: []
   state:
     description:
-      - V(present) validates and sets the pipeline; V(absent) destroys it (nothing happens when it
-        does not exist).
+      - V(present) validates and sets the pipeline.
+      - V(triggered) triggers the job O(trigger) of the pipeline Concourse holds, and watches its
+        build with O(watch). It runs no C(set-pipeline), C(pause-pipeline) or
+        C(expose-pipeline), and reports a change whenever it starts a build.
+      - V(absent) destroys the pipeline (nothing happens when it does not exist).
     type: str
-    choices: [present, absent]
+    choices: [present, triggered, absent]
     default: present
   paused:
     description:
       - Whether the pipeline should be paused. New pipelines start paused in Concourse; the
-        default unpauses them.
+        default unpauses them. Used with O(state=present).
     type: bool
     default: false
   exposed:
     description:
       - Whether the pipeline should be visible to everyone (C(fly expose-pipeline)) or only to its
-        team (C(fly hide-pipeline)). Not set leaves it as it is.
+        team (C(fly hide-pipeline)). Not set leaves it as it is. Used with O(state=present).
     type: bool
   validate:
     description:
       - Run C(fly validate-pipeline --strict) on the config before anything else. It needs no
-        server. Strict mode also fails on unknown keys and on warnings.
+        server. Strict mode also fails on unknown keys and on warnings. Used with O(state=present).
     type: bool
     default: true
   check_creds:
     description:
       - Let Concourse check that the config's credentials resolve in its credential manager
-        (C(fly set-pipeline --check-creds)).
+        (C(fly set-pipeline --check-creds)). Used with O(state=present).
     type: bool
     default: false
   trigger:
     description:
-      - Name of a job to trigger (C(fly trigger-job -j PIPELINE/JOB)) after the pipeline is set.
-        The task then always reports a change. Not run in check mode.
+      - Name of the job to trigger (C(fly trigger-job -j PIPELINE/JOB)). Required with
+        O(state=triggered) and only used there; set the pipeline with O(state=present) in a
+        task before.
     type: str
   watch:
     description:
       - Watch the triggered build until it ends (C(trigger-job -w)). A build that ends
         C(failed), C(errored) or C(aborted) fails the task with the last lines of its log.
+        Only with O(state=triggered).
     type: bool
     default: false
   timeout:
     description:
-      - Seconds to watch a build. When they run out, the module detaches from the build (it keeps
-        running in Concourse) and fails, saying so.
+      - Seconds to watch a build, 1 to 604800 (a week). When they run out, the module detaches
+        from the build (it keeps running in Concourse) and fails, saying so; no exit code is
+        reported then (RV(build.exit_code) is left out).
     type: int
     default: 3600
   executable:
@@ -142,7 +170,10 @@ options:
 notes:
   - Check mode validates, logs in when needed (reading the pipeline needs a valid token; the
     token is saved as C(fly login) saves it), runs C(set-pipeline --dry-run), and reports
-    whether the config, paused or exposed state would change. Nothing is triggered.
+    whether the config, paused or exposed state would change. With O(state=triggered) it makes
+    the same checks as a real run (the pipeline exists and is not paused, the job exists and may
+    be triggered by hand), fails where a real run would, and otherwise reports the change
+    without triggering anything.
   - Supports diff mode. The diff is fly's config diff, with colours and backspaces removed, plus
     the paused and public state. fly's diff shows the config Concourse holds, old secrets
     included; the module masks the values of every key fed by O(vars) and of keys named like
@@ -152,42 +183,63 @@ notes:
   - fly refuses to run against a server whose major or minor version differs from its own. The
     error names the server's download URL of the matching fly
     (C(CONCOURSE_URL/api/v1/cli?arch=amd64&platform=linux)).
-  - A build of a paused pipeline stays pending, so O(watch) with O(paused=true) is refused.
+  - A build of a paused pipeline stays pending, so O(state=triggered) refuses a paused
+    pipeline, and says how to unpause it.
+  - The connection options (O(concourse_url), O(target), O(team), O(username), O(password),
+    O(ca_cert), O(insecure), O(executable)) can be given once for several tasks through
+    C(module_defaults) and the action group C(group/nested.warden.fly); O(password) stays
+    masked there too.
   - Runs where fly is, normally the controller (delegate the task to C(localhost)).
 attributes:
   check_mode:
     support: full
+    details:
+      - Validates, logs in when needed and runs C(set-pipeline --dry-run); triggers nothing. See the notes.
   diff_mode:
     support: full
+    details:
+      - fly's config diff plus the paused and public state, secrets masked.
+  platform:
+    support: full
+    platforms: posix
 """
 
 EXAMPLES = r"""
-- name: Set the pipeline, unpause it, and run the image build
-  fly_pipeline:
-    concourse_url: https://ci.example.com
-    target: main
-    username: admin
-    password: "{{ concourse_admin_password }}"
-    pipeline: nested-bosh-zookeeper
-    config: "{{ playbook_dir }}/pipelines/pipeline-template.yml"
-    vars:
-      docker_registry_password: "{{ registry_password }}"
-    vars_files:
-      - "{{ playbook_dir }}/pipelines/vars-production.yml"
-    trigger: build-warden-cpi-containerd-image
-    watch: true
-    timeout: 2400
+- name: Set the pipeline and run the image build, with the connection given once
   delegate_to: localhost
+  module_defaults:
+    group/nested.warden.fly:
+      concourse_url: https://ci.example.com
+      target: main
+      username: admin
+      password: "{{ concourse_admin_password }}"
+  block:
+    - name: Validate, set and unpause the pipeline
+      nested.warden.fly_pipeline:
+        pipeline: nested-bosh-zookeeper
+        config: "{{ playbook_dir }}/pipelines/pipeline-template.yml"
+        vars:
+          docker_registry_password: "{{ registry_password }}"
+        vars_files:
+          - "{{ playbook_dir }}/pipelines/vars-production.yml"
+
+    - name: Run the image build and watch it
+      nested.warden.fly_pipeline:
+        pipeline: nested-bosh-zookeeper
+        state: triggered
+        trigger: build-warden-cpi-containerd-image
+        watch: true
+        timeout: 2400
 
 - name: Validate and set only, keeping the pipeline paused
-  fly_pipeline:
+  nested.warden.fly_pipeline:
     target: main
     pipeline: nested-bosh-zookeeper
     config: pipelines/pipeline-template.yml
     paused: true
 
 - name: Remove the pipeline
-  fly_pipeline:
+  nested.warden.fly_pipeline:
     target: main
     pipeline: nested-bosh-zookeeper
     state: absent
@@ -257,7 +309,7 @@ state:
       returned: when it exists
 build:
   description: The build started by O(trigger).
-  returned: when O(trigger) is set
+  returned: state=triggered
   type: dict
   contains:
     job:
@@ -270,7 +322,7 @@ build:
       description: Whether the module watched the build (O(watch)).
       type: bool
     name:
-      description: The build's name (number) within the job, as in C(started P/J #NAME).
+      description: "The build's name (number) within the job, as in C(started P/J #NAME)."
       type: str
     id:
       description: The build's global id (C(fly builds --json)).
@@ -291,8 +343,10 @@ build:
       type: str
     exit_code:
       description:
-        - fly's exit code when watched. succeeded gives the last task's exit status (normally
-          0), failed the task's status or 1, errored 2, aborted 3, a lost event stream 255.
+        - fly's exit code when watched to the end. succeeded gives the last task's exit status
+          (normally 0), failed the task's status or 1, errored 2, aborted 3, a lost event stream 255.
+        - Left out when the watch timed out (RV(build.timed_out)); fly then detaches with exit code
+          2, which says nothing about the build.
       type: int
     exit_code_meaning:
       description: How the exit code follows from the status.
@@ -312,8 +366,9 @@ error_kind:
   description:
     - The class of failure, for roles that report it. One of C(unreachable), C(login_rejected),
       C(login_failed), C(not_logged_in), C(unknown_target), C(not_authorized),
-      C(version_mismatch), C(invalid_config), C(paused), C(timeout), C(watch_failed),
-      C(build_failed), C(build_errored), C(build_aborted), C(not_installed), C(fly).
+      C(version_mismatch), C(invalid_config), C(pipeline_not_found), C(job_not_found),
+      C(manual_trigger_disabled), C(paused), C(timeout), C(watch_failed), C(build_failed),
+      C(build_errored), C(build_aborted), C(not_installed), C(fly).
   returned: failure
   type: str
 cmd:
@@ -334,12 +389,12 @@ stderr:
   returned: failure of a fly call
   type: str
 stdout_lines:
-  description: O(stdout) split into lines.
+  description: RV(stdout) split into lines.
   returned: failure of a fly call
   type: list
   elements: str
 stderr_lines:
-  description: O(stderr) split into lines.
+  description: RV(stderr) split into lines.
   returned: failure of a fly call
   type: list
   elements: str
@@ -351,8 +406,15 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.urls import open_url
 
 try:
-    from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound
-    from ansible_collections.nested.warden.plugins.module_utils.fly_cli import YAML_IMPORT_ERROR, FlyError, PipelineTask
+    from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound, secret_values
+    from ansible_collections.nested.warden.plugins.module_utils.inputs import utf8_problem
+    from ansible_collections.nested.warden.plugins.module_utils.fly_cli import (
+        YAML_IMPORT_ERROR,
+        FlyError,
+        PipelineTask,
+        parameter_problems,
+        vars_file_problem,
+    )
 
     IMPORT_ERROR = YAML_IMPORT_ERROR
 except ImportError as err:
@@ -370,9 +432,9 @@ def argument_spec():
         "insecure": {"type": "bool", "default": False},
         "pipeline": {"type": "str", "required": True},
         "config": {"type": "path"},
-        "vars": {"type": "dict", "default": {}, "no_log": True},
+        "vars": {"type": "dict", "default": {}},
         "vars_files": {"type": "list", "elements": "path", "default": []},
-        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        "state": {"type": "str", "choices": ["present", "triggered", "absent"], "default": "present"},
         "paused": {"type": "bool", "default": False},
         "exposed": {"type": "bool"},
         "validate": {"type": "bool", "default": True},
@@ -388,27 +450,31 @@ def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
-        required_if=[("state", "present", ("config",))],
+        required_if=[("state", "present", ("config",)), ("state", "triggered", ("trigger",))],
         required_together=[("username", "password")],
     )
     if IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=str(IMPORT_ERROR))
     params = module.params
-    if params["trigger"] and params["state"] != "present":
-        module.fail_json(msg="trigger needs state=present")
-    if params["watch"] and not params["trigger"]:
-        module.fail_json(msg="watch needs trigger (the job to run)")
-    if params["timeout"] <= 0:
-        module.fail_json(msg="timeout must be a positive number of seconds")
+    module.no_log_values.update(secret_values(params["vars"]))
+    problems = parameter_problems(params)
+    if problems:
+        module.fail_json(msg="; ".join(problems))
     for name in ("config", "ca_cert"):
         if params[name]:
             params[name] = os.path.abspath(params[name])
             if not os.path.isfile(params[name]):
                 module.fail_json(msg=f"{name} {params[name]} does not exist or is not a file")
+            problem = utf8_problem(params[name])
+            if problem:
+                module.fail_json(msg=f"{name} {params[name]} {problem}")
     params["vars_files"] = [os.path.abspath(p) for p in params["vars_files"]]
     for path in params["vars_files"]:
         if not os.path.isfile(path):
             module.fail_json(msg=f"vars file {path} does not exist or is not a file")
+        problem = utf8_problem(path) or vars_file_problem(path)
+        if problem:
+            module.fail_json(msg=f"vars file {path} {problem}")
 
     task = PipelineTask(module, open_url)
     try:

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, nested-warden developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Check a Docker Registry v2 from where the module runs, and what listens on a local port."""
 
 DOCUMENTATION = r"""
@@ -18,11 +20,17 @@ description:
     O(probe=true)."
   - Changes nothing; C(changed) is always false.
 version_added: "1.0.0"
-author: nested-warden
+author:
+  - nested-warden developers (@nested-warden)
+requirements:
+  - python >= 3.8 (every Python ansible-core 2.19 runs modules on; nothing beyond the standard library)
+extends_documentation_fragment:
+  - nested.warden.attributes
 options:
   url:
     description:
       - Base URL of the registry, for example V(https://registry.example.com:5000).
+      - The host must be an IP address or a DNS name (labels of at most 63 characters, 253 in all).
       - The module adds C(/v2/) itself; a trailing C(/v2) is accepted.
       - Required unless O(listen_port) is set.
     type: str
@@ -47,7 +55,7 @@ options:
     type: path
   timeout:
     description:
-      - Seconds to wait for a connection or an answer, per request.
+      - Seconds to wait for a connection or an answer, per request; more than 0, at most 86400.
     type: float
     default: 10
   use_proxy:
@@ -63,18 +71,24 @@ options:
     default: false
   page_size:
     description:
-      - Entries asked for per page of the catalog and the tag list (the C(n) parameter).
+      - Entries asked for per page of the catalog and the tag list (the C(n) parameter), 1 to 1000.
+        The distribution registry answers a larger C(n) on the catalog with
+        C(PAGINATION_NUMBER_INVALID) (its C(catalog.maxentries), 1000 by default).
     type: int
     default: 100
   repository:
     description:
       - Repository whose tags to list, without the registry host, for example V(library/app).
+      - The distribution registry's grammar applies. Lower-case components of letters and digits
+        joined by C(.), C(_), C(__) or dashes, separated by C(/), at most 255 characters in all.
       - Missing repositories fail with RV(error.kind=not_found).
     type: str
   tag:
     description:
       - Tag (or digest such as V(sha256:...)) of O(repository) whose manifest to check with C(HEAD).
       - Accepts Docker v2 and OCI manifests and manifest lists / indexes.
+      - A tag matches C([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}) (at most 128 characters); a digest is
+        C(sha256:) with 64, C(sha384:) with 96 or C(sha512:) with 128 lower-case hex digits.
     type: str
   listen_port:
     description:
@@ -89,14 +103,25 @@ options:
     type: bool
     default: false
 notes:
-  - Supports check mode; it only reads.
   - The socket report covers the network namespace the module runs in (the container, when the
     registry runs in one).
+attributes:
+  check_mode:
+    support: full
+    details:
+      - It only reads, so check mode runs every check.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+    details:
+      - O(listen_port) reads C(/proc/net/tcp) and C(/proc/net/tcp6), so it needs Linux.
 """
 
 EXAMPLES = r"""
 - name: Check the registry from a client host and fail with an explanation when it cannot be used
-  registry_check:
+  nested.warden.registry_check:
     url: https://10.0.0.5:5000
     username: admin
     password: "{{ registry_password }}"
@@ -106,14 +131,14 @@ EXAMPLES = r"""
   register: registry
 
 - name: Probe without failing and branch on the kind of failure
-  registry_check:
+  nested.warden.registry_check:
     url: http://10.0.0.5:5000
     timeout: 5
     probe: true
   register: registry_probe
 
 - name: On the registry host, find out which addresses port 5000 is bound to
-  registry_check:
+  nested.warden.registry_check:
     listen_port: 5000
   register: registry_listen
   when: registry_probe.error.kind | default('') == 'refused'
@@ -124,7 +149,7 @@ EXAMPLES = r"""
   when: registry_listen.listen.loopback_only | default(false)
 
 - name: List every repository, 50 per page
-  registry_check:
+  nested.warden.registry_check:
     url: https://registry.example.com
     username: admin
     password: "{{ registry_password }}"
@@ -230,7 +255,10 @@ listen:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.nested.warden.plugins.module_utils.listen_sockets import binding_summary, listen_port_facts
+from ansible_collections.nested.warden.plugins.module_utils.listen_sockets import (
+    binding_summary,
+    listen_port_facts,
+)
 from ansible_collections.nested.warden.plugins.module_utils.registry_client import (
     ConfigurationError,
     RegistryClient,
@@ -258,12 +286,20 @@ def argument_spec():
     }
 
 
+MAX_TIMEOUT = 86400  # a day per request; beyond that the socket layer overflows
+MAX_PAGE_SIZE = 1000  # distribution refuses n above catalog.maxentries, 1000 by default
+
+
 def validate(params):
     """Option errors the argument spec cannot express."""
-    if params["timeout"] <= 0:
-        raise ConfigurationError(f"timeout must be a positive number of seconds, got {params['timeout']:g}")
-    if params["page_size"] < 1:
-        raise ConfigurationError(f"page_size must be at least 1, got {params['page_size']}")
+    if params["url"] is not None and not params["url"].strip():
+        raise ConfigurationError("url must not be empty: give the registry's base URL, for example https://registry.example.com:5000")
+    if not 0 < params["timeout"] <= MAX_TIMEOUT:
+        raise ConfigurationError(
+            f"timeout must be a positive number of seconds up to {MAX_TIMEOUT}, got {params['timeout']:g}"
+        )
+    if not 1 <= params["page_size"] <= MAX_PAGE_SIZE:
+        raise ConfigurationError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {params['page_size']}")
     if params["listen_port"] is not None and not 1 <= params["listen_port"] <= 65535:
         raise ConfigurationError(f"listen_port must be a TCP port (1-65535), got {params['listen_port']}")
     if params["repository"]:

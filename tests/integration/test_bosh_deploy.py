@@ -72,7 +72,7 @@ def play(tmp_path, state, args, *, check=False, diff=False, with_double=True, en
                     "tasks": [
                         {
                             "name": "bosh_deploy",
-                            "bosh_deploy": args,
+                            "nested.warden.bosh_deploy": args,
                             "register": "result",
                             "ignore_errors": True,
                         },
@@ -140,7 +140,7 @@ def registry_args(tmp_path, **extra):
             "external_host": "10.0.0.5",
             "docker_registry_host": "10.0.0.5",
             "concourse_version": "7.11.2",
-            "admin_note": VAR_SECRET,
+            "admin_password": VAR_SECRET,  # a secret by its name: masked in every output
         },
         "vars_store": str(tmp_path / "concourse-vars.yml"),
         "release_specs": [str(LAB_RELEASE)],

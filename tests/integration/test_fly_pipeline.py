@@ -130,11 +130,21 @@ class World:
         args.update(extra)
         return {k: v for k, v in args.items() if v is not None}
 
-    def play(self, args, *, check=False, diff=False, verbose=False, env=None):
+    def trigger_args(self, job, **extra):
+        """A task that triggers job of the pipeline: the connection, and nothing about its config."""
+        return self.args(config=None, vars=None, vars_files=None, state="triggered", trigger=job, **extra)
+
+    def play(self, args, *, check=False, diff=False, verbose=False, env=None, defaults=None):
+        """Run one fly_pipeline task; `defaults` go to module_defaults of the group fly."""
         out = self.tmp / f"result-{len(list(self.tmp.glob('result-*')))}.json"
         playbook = self.tmp / "play.yml"
         tasks = [
-            {"name": "fly_pipeline", "fly_pipeline": args, "register": "result", "ignore_errors": True},
+            {
+                "name": "fly_pipeline",
+                "nested.warden.fly_pipeline": args,
+                "register": "result",
+                "ignore_errors": True,
+            },
             {
                 "name": "keep the result",
                 "ansible.builtin.copy": {
@@ -146,7 +156,10 @@ class World:
                 "diff": False,
             },
         ]
-        playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
+        play = {"hosts": "localhost", "gather_facts": False, "tasks": tasks}
+        if defaults:
+            play["module_defaults"] = {"group/nested.warden.fly": defaults}
+        playbook.write_text(yaml.safe_dump([play]))
         argv = [
             str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local",
             "-e", f"ansible_python_interpreter={sys.executable}", str(playbook),
@@ -183,6 +196,10 @@ class World:
             argv = call["argv"]
             names.append(argv[2] if argv[:1] == ["-t"] else argv[0])
         return names
+
+    def builds(self):
+        path = self.state / "builds.json"
+        return json.loads(path.read_text()) if path.exists() else []
 
     def script_job(self, job, **script):
         folder = self.state / "jobs" / PIPELINE
@@ -399,16 +416,19 @@ def test_missing_fly_says_where_to_download_it(world, tmp_path):
 
 # -- trigger and watch ------------------------------------------------------------------------------
 
+CONNECTION = ("concourse_url", "target", "username", "password")
+
 
 @pytest.mark.parametrize(
     ("status", "exit_status", "code"),
     [("succeeded", 0, 0), ("failed", 0, 1), ("failed", 5, 5), ("errored", 0, 2), ("aborted", 0, 3)],
 )
 def test_trigger_and_watch_map_the_build_outcome(world, status, exit_status, code):
+    world.play(world.args())
     world.script_job(
         "build", status=status, exit_status=exit_status, log="step one\nstep two\n", error="no worker"
     )
-    result, _ = world.play(world.args(trigger="build", watch=True, timeout=60))
+    result, _ = world.play(world.trigger_args("build", watch=True, timeout=60))
     build = result["build"]
     assert (build["status"], build["exit_code"], build["triggered"], build["name"]) == (
         status,
@@ -432,9 +452,24 @@ def test_trigger_and_watch_map_the_build_outcome(world, status, exit_status, cod
         assert "step two" in result["msg"]
 
 
+def test_trigger_runs_no_set_pipeline_pause_or_expose(world):
+    world.play(world.args(exposed=True))
+    before = len(world.calls())
+    result, _ = world.play(world.trigger_args("build", watch=True))
+    assert result["changed"] is True, result
+    assert result["state"] == {"exists": True, "paused": False, "public": True}
+    assert "validation" not in result and "diff_lines" not in result
+    assert world.commands()[before:] == ["status", "pipelines", "get-pipeline", "trigger-job", "builds"]
+    (get,) = [c["argv"] for c in world.calls()[before:] if "get-pipeline" in c["argv"]]
+    assert get == ["-t", "ci", "get-pipeline", "-p", PIPELINE, "--json"]
+    (trigger,) = [c["argv"] for c in world.calls()[before:] if "trigger-job" in c["argv"]]
+    assert trigger == ["-t", "ci", "trigger-job", "-j", f"{PIPELINE}/build", "-w"]
+
+
 def test_watch_timeout_detaches_and_says_the_build_is_still_running(world):
+    world.play(world.args())
     world.script_job("build", hold=True, log="compiling\n")
-    result, _ = world.play(world.args(trigger="build", watch=True, timeout=3))
+    result, _ = world.play(world.trigger_args("build", watch=True, timeout=3))
     assert result["error_kind"] == "timeout"
     assert result["build"]["timed_out"] is True
     assert result["build"]["status"] == "started"
@@ -446,25 +481,133 @@ def test_watch_timeout_detaches_and_says_the_build_is_still_running(world):
 
 
 def test_trigger_without_watch_returns_the_pending_or_finished_build(world):
-    result, _ = world.play(world.args(trigger="build"))
+    world.play(world.args())
+    result, _ = world.play(world.trigger_args("build"))
     assert result["changed"] is True
     assert result["build"]["triggered"] is True
     assert result["build"]["status"] == "succeeded"
     assert "exit_code" not in result["build"]
+    assert "-w" not in next(c["argv"] for c in world.calls() if "trigger-job" in c["argv"])
 
 
-def test_watching_a_paused_pipeline_is_refused_instead_of_hanging(world):
-    result, _ = world.play(world.args(paused=True, trigger="build", watch=True))
+@pytest.mark.parametrize("watch", [True, False])
+def test_trigger_of_a_paused_pipeline_is_refused_instead_of_leaving_a_pending_build(world, watch):
+    world.play(world.args(paused=True))
+    before = world.pipelines()
+    result, _ = world.play(world.trigger_args("build", watch=watch))
+    assert result["failed"] is True
     assert result["error_kind"] == "paused"
+    assert result["msg"] == (
+        f"pipeline {PIPELINE} is paused, so a build of build would stay pending until the pipeline is "
+        f"unpaused{' and watching it would only wait for the timeout' if watch else ''}; unpause it first "
+        f"(state=present with paused: false, or fly -t ci unpause-pipeline -p {PIPELINE}); "
+        "nothing was triggered"
+    )
+    assert result["state"] == {"exists": True, "paused": True, "public": False}
     assert "trigger-job" not in world.commands()
+    assert (world.builds(), world.pipelines()) == ([], before)
 
 
-def test_trigger_is_not_run_in_check_mode(world):
+@pytest.mark.parametrize("check", [False, True])
+def test_trigger_of_a_missing_job_fails_naming_the_jobs_and_changes_nothing(world, check):
     world.play(world.args())
-    result, _ = world.play(world.args(trigger="build", watch=True), check=True)
-    assert result["changed"] is True
-    assert result["build"] == {"job": "build", "triggered": False, "watched": True}
+    before = world.pipelines()
+    result, _ = world.play(world.trigger_args("deploy", watch=True), check=check)
+    assert result["failed"] is True
+    assert result["error_kind"] == "job_not_found"
+    assert (
+        result["msg"]
+        == f"pipeline {PIPELINE} has no job deploy (its jobs: build, test); nothing was triggered"
+    )
     assert "trigger-job" not in world.commands()
+    assert (world.builds(), world.pipelines()) == ([], before)
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_trigger_of_a_missing_pipeline_fails_and_changes_nothing(world, check):
+    result, _ = world.play(world.trigger_args("build", watch=True), check=check)
+    assert result["failed"] is True
+    assert result["error_kind"] == "pipeline_not_found"
+    assert result["msg"] == (
+        f"pipeline {PIPELINE} does not exist in team main of {world.url}, so there is no job build to "
+        "trigger; set it first (state=present with its config)"
+    )
+    assert result["state"] == {"exists": False}
+    assert world.commands() == ["login", "pipelines"]
+    assert (world.builds(), world.pipelines()) == ([], {})
+
+
+def test_trigger_of_a_job_closed_to_manual_triggers_is_refused(world):
+    world.config.write_text(
+        CONFIG.replace("  - name: test\n", "  - name: test\n    disable_manual_trigger: true\n")
+    )
+    world.play(world.args())
+    result, _ = world.play(world.trigger_args("test"))
+    assert result["error_kind"] == "manual_trigger_disabled"
+    assert result["msg"] == (
+        f"job test of pipeline {PIPELINE} has disable_manual_trigger: true, so Concourse refuses to trigger "
+        "it by hand; nothing was triggered"
+    )
+    assert world.builds() == []
+
+
+def test_check_mode_predicts_the_trigger_and_triggers_nothing(world):
+    world.play(world.args())
+    before = len(world.calls())
+    result, _ = world.play(world.trigger_args("build", watch=True), check=True)
+    assert result["changed"] is True
+    assert result.get("failed") is not True
+    assert result["build"] == {"job": "build", "triggered": False, "watched": True}
+    assert world.commands()[before:] == ["status", "pipelines", "get-pipeline"]
+    assert world.builds() == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            {"trigger": "build"},
+            "trigger needs state=triggered (got state=present): set the pipeline with state=present, then "
+            "trigger its job in another task with state=triggered",
+        ),
+        (
+            {"state": "triggered", "trigger": "build"},
+            "state=triggered runs a job of the pipeline as Concourse holds it; config, vars, vars_files "
+            "belong to state=present (set the pipeline in a task before)",
+        ),
+        (
+            {"state": "triggered", "config": None, "vars": None, "vars_files": None, "trigger": " "},
+            "state=triggered needs trigger, the name of a job of the pipeline (got ' ')",
+        ),
+        ({"pipeline": ""}, "pipeline must not be empty"),
+        ({"watch": True}, "watch needs state=triggered and trigger (the job to run)"),
+    ],
+)
+def test_parameters_are_checked_before_fly_runs_at_all(world, args, message):
+    result, _ = world.play(world.args(**args))
+    assert result["failed"] is True
+    assert result["msg"] == message
+    assert world.calls() == []
+
+
+def test_connection_given_once_through_module_defaults_keeps_the_password_masked(world):
+    connection = {key: value for key, value in world.args().items() if key in CONNECTION}
+    set_result, proc = world.play(
+        {k: v for k, v in world.args().items() if k not in CONNECTION}, defaults=connection, verbose=True
+    )
+    assert set_result["changed"] is True and set_result["logged_in"] is True, set_result
+    (world.state / "tokens.json").write_text("{}")  # the trigger has to log in again, from the defaults
+    result, proc2 = world.play(
+        {k: v for k, v in world.trigger_args("build").items() if k not in CONNECTION},
+        defaults=connection,
+        verbose=True,
+    )
+    assert (result["changed"], result["logged_in"], result["build"]["triggered"]) == (True, True, True), (
+        result
+    )
+    for output in (proc, proc2):
+        assert PASSWORD not in output.stdout + output.stderr
+        assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in output.stdout  # the invocation shows it masked
 
 
 # -- the double, compared with the real fly ---------------------------------------------------------
@@ -527,6 +670,7 @@ def replay(tmp_path):
         ],
         ["login_token", "pause_missing", "trigger_missing", "destroy_missing", "unknown_target"],
         ["login_token", "set_created", "trigger"],
+        ["login_token", "set_created", "get_pipeline", "get_pipeline_missing", "get_pipeline_slash"],
         ["login_bad_token"],
         ["validate_invalid", "validate_unknown_key"],
     ],
@@ -552,6 +696,26 @@ def test_double_prints_what_the_real_fly_printed(replay, sequence):
         assert proc.returncode == capture["rc"], key
         assert normalise(proc.stdout.decode(), url) == normalise(capture["stdout"], url), key
         assert normalise(proc.stderr.decode(), url) == normalise(capture["stderr"], url), key
+
+
+@pytest.mark.parametrize("name", sorted(fly_output.GET_PIPELINE_CONFIGS))
+def test_double_get_pipeline_json_matches_the_real_fly(replay, name):
+    """The config a Concourse holds, as the real fly printed it: Go's field order and escaping."""
+    state, home, _ = replay
+    (home / ".flyrc").write_text(
+        "targets:\n  ci:\n    api: http://127.0.0.1:18200\n    team: main\n"
+        "    token: {type: bearer, value: tok-abc123}\n"
+    )
+    config = yaml.safe_load(fly_output.GET_PIPELINE_CONFIGS[name])
+    held = {"id": 1, "config": config, "paused": False, "public": False, "archived": False}
+    (state / "pipelines.json").write_text(json.dumps({"main": {name: held}}))
+    capture = CAPTURED[f"get_pipeline_{name}"]
+    proc = double(state, home, *capture["argv"])
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        capture["rc"],
+        capture["stdout"],
+        capture["stderr"],
+    )
 
 
 @pytest.mark.parametrize("outcome", ["succeeded_0", "failed_0", "failed_7", "errored_0", "aborted_0"])

@@ -28,7 +28,7 @@ DEPLOY = "deploy-zookeeper-on-warden-containerd"
 PIPELINE = "nested-bosh-zookeeper"
 
 
-def run_role(tmp_path, role_vars, *, path_dirs=(), env=None, check=False, inventory=None):
+def run_role(tmp_path, role_vars, *, path_dirs=(), env=None, check=False, inventory=None, verbose=False):
     """Run the role on localhost; returns (pipeline_result or None, ansible-playbook's output)."""
     out = tmp_path / f"result-{len(list(tmp_path.glob('result-*')))}.json"
     playbook = tmp_path / "role.yml"
@@ -65,6 +65,7 @@ def run_role(tmp_path, role_vars, *, path_dirs=(), env=None, check=False, invent
     else:
         argv += ["-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}"]
     argv += ["--check"] if check else []
+    argv += ["-vvv"] if verbose else []
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("FLY_", "FAKE_FLY"))}
     environ.update(
         PATH=os.pathsep.join([*map(str, path_dirs), str(VENV_BIN), "/usr/bin", "/bin"]),
@@ -91,10 +92,10 @@ def test_lab_without_fly_reports_the_stage_skipped_with_the_reason(tmp_path):
     result = document["result"]
     assert document["failed"] is False, proc.stdout
     assert result["status"] == "skipped"
-    assert result["validation"] == "not run"
+    assert result["outputs"]["validation"] == "not run"
     assert result["reason"].startswith("no Concourse target is configured (pipeline_concourse_url is empty;")
     assert "fly is not installed, so the template was not validated either" in result["reason"]
-    assert result["fly_version"] == "not installed"
+    assert result["outputs"]["fly_version"] == "not installed"
 
 
 def test_lab_with_a_fly_validates_the_template_offline_and_still_skips(tmp_path):
@@ -104,7 +105,7 @@ def test_lab_with_a_fly_validates_the_template_offline_and_still_skips(tmp_path)
                               env={"FLY_DOUBLE_STATE": str(state)})  # fmt: skip
     result = document["result"]
     assert document["failed"] is False, proc.stdout
-    assert (result["status"], result["validation"]) == ("skipped", "passed")
+    assert (result["status"], result["outputs"]["validation"]) == ("skipped", "passed")
     assert "the template passed fly validate-pipeline --strict (fly 8.2.5)" in result["reason"]
     calls = [json.loads(line) for line in (state / "invocations.jsonl").read_text().splitlines()]
     assert [c["argv"][:4] for c in calls if "validate-pipeline" in c["argv"]] == [
@@ -146,20 +147,9 @@ def concourse(tmp_path):
         text=True,
     )
     url = web.stdout.readline().strip()
-    store = tmp_path / "concourse-vars-store.yml"
-    store.write_text(
-        yaml.safe_dump(
-            {
-                "concourse_admin_password": CONCOURSE_PASSWORD,
-                "docker_registry_password": REGISTRY_PASSWORD,
-                "docker_registry_ca": {"ca": CA, "certificate": CA, "private_key": "KEY"},
-            }
-        )
-    )
-    store.chmod(0o600)
     home = tmp_path / "home"
     home.mkdir()
-    yield {"state": state, "url": url, "store": store, "home": home}
+    yield {"state": state, "url": url, "home": home}
     web.terminate()
     web.wait(timeout=10)
 
@@ -168,10 +158,18 @@ def role_vars(concourse, **extra):
     return {
         "pipeline_concourse_url": concourse["url"],
         "pipeline_target": "ci",
-        "pipeline_vars_store": str(concourse["store"]),
+        "pipeline_password": CONCOURSE_PASSWORD,
         "pipeline_git_uri": "https://git.example.com/nested-warden.git",
         "pipeline_base_image": "registry.example.com/bosh-integration:noble",
-        "pipeline_registry": "10.0.0.5:5000",
+        "pipeline_registry": {
+            "url": "https://10.0.0.5:5000",
+            "host_port": "10.0.0.5:5000",
+            "scheme": "https",
+            "ca_cert": CA,
+            "username": "admin",
+            "authenticated": True,
+        },
+        "pipeline_registry_password": REGISTRY_PASSWORD,
         "pipeline_watch_timeout": 60,
         **extra,
     }
@@ -186,6 +184,16 @@ def pipelines(concourse):
     return json.loads(path.read_text()).get("main", {}) if path.exists() else {}
 
 
+def fly_commands(concourse):
+    """The fly subcommand of every call the role made (after the global -t TARGET)."""
+    path = concourse["state"] / "invocations.jsonl"
+    calls = [json.loads(line)["argv"] for line in path.read_text().splitlines()] if path.exists() else []
+    return [argv[2] if argv[:1] == ["-t"] else argv[0] for argv in calls]
+
+
+TRIGGER_COMMANDS = ["status", "pipelines", "get-pipeline", "trigger-job", "builds"]
+
+
 def script(concourse, job, **outcome):
     folder = concourse["state"] / "jobs" / PIPELINE
     folder.mkdir(parents=True, exist_ok=True)
@@ -197,23 +205,29 @@ def test_role_sets_unpauses_and_runs_the_jobs_in_order(tmp_path, concourse):
     script(concourse, DEPLOY, status="succeeded", log="zookeeper running\n")
     document, proc = run_role(
         tmp_path, role_vars(concourse, pipeline_trigger_jobs=[BUILD, DEPLOY]),
-        path_dirs=[DOUBLE.parent], env=double_env(concourse),
+        path_dirs=[DOUBLE.parent], env=double_env(concourse), verbose=True,
     )  # fmt: skip
     result = document["result"]
     assert document["failed"] is False, proc.stdout + proc.stderr
     assert result["status"] == "passed"
-    assert (result["created"], result["state"]["paused"]) == (True, False)
-    assert [(b["job"], b["status"], b["exit_code"]) for b in result["builds"]] == [
+    # Set once; each job is then only checked and triggered: no set-pipeline, pause or expose again.
+    assert fly_commands(concourse) == [
+        "--version", "validate-pipeline", "login", "pipelines", "set-pipeline", "unpause-pipeline",
+        "pipelines", *TRIGGER_COMMANDS, *TRIGGER_COMMANDS,
+    ]  # fmt: skip
+    outputs = result["outputs"]
+    assert (outputs["created"], outputs["state"]["paused"]) == (True, False)
+    assert [(b["job"], b["status"], b["exit_code"]) for b in outputs["builds"]] == [
         (BUILD, "succeeded", 0),
         (DEPLOY, "succeeded", 0),
     ]
     config = pipelines(concourse)[PIPELINE]["config"]
     image = next(r for r in config["resources"] if r["name"] == "warden-cpi-containerd-image")
-    assert image["source"]["password"] == REGISTRY_PASSWORD  # from the vars store, through the vars file
+    assert image["source"]["password"] == REGISTRY_PASSWORD  # through the module's 0600 vars file
     assert image["source"]["ca_certs"] == [CA]
     assert image["source"]["repository"] == "10.0.0.5:5000/warden-cpi-containerd"
     assert image["source"]["insecure"] is False
-    for secret in (REGISTRY_PASSWORD, CONCOURSE_PASSWORD):
+    for secret in (REGISTRY_PASSWORD, CONCOURSE_PASSWORD):  # -vvv, the password from module_defaults
         assert secret not in proc.stdout + proc.stderr
     calls = (concourse["state"] / "invocations.jsonl").read_text()
     assert REGISTRY_PASSWORD not in calls and CONCOURSE_PASSWORD not in calls
@@ -226,7 +240,7 @@ def test_second_run_sets_nothing(tmp_path, concourse):
     )
     assert document["result"]["status"] == "passed"
     assert document["set_changed"] is False
-    assert document["result"]["config_changed"] is False
+    assert document["result"]["outputs"]["config_changed"] is False
 
 
 def test_failed_build_fails_the_stage_with_the_builds_last_lines(tmp_path, concourse):
@@ -237,9 +251,9 @@ def test_failed_build_fails_the_stage_with_the_builds_last_lines(tmp_path, conco
     )  # fmt: skip
     result = document["result"]
     assert document["failed"] is True
-    assert (result["status"], result["error_kind"]) == ("failed", "build_failed")
+    assert (result["status"], result["outputs"]["error_kind"]) == ("failed", "build_failed")
     assert "no space left on device" in result["reason"]
-    assert [b["job"] for b in result["builds"]] == [BUILD]  # the deploy job was not triggered
+    assert [b["job"] for b in result["outputs"]["builds"]] == [BUILD]  # the deploy job was not triggered
 
 
 def test_check_mode_sets_nothing(tmp_path, concourse):
@@ -248,8 +262,41 @@ def test_check_mode_sets_nothing(tmp_path, concourse):
         path_dirs=[DOUBLE.parent], env=double_env(concourse), check=True,
     )  # fmt: skip
     assert document["result"]["status"] == "passed"
-    assert document["result"]["builds"] == [{"job": BUILD, "triggered": False}]
+    assert document["result"]["outputs"]["builds"] == [{"job": BUILD, "triggered": False}]
     assert pipelines(concourse) == {}
+
+
+def test_check_mode_on_a_set_pipeline_predicts_each_trigger_and_triggers_none(tmp_path, concourse):
+    run_role(tmp_path, role_vars(concourse), path_dirs=[DOUBLE.parent], env=double_env(concourse))
+    before = len(fly_commands(concourse))
+    document, proc = run_role(
+        tmp_path, role_vars(concourse, pipeline_trigger_jobs=[BUILD, DEPLOY]),
+        path_dirs=[DOUBLE.parent], env=double_env(concourse), check=True,
+    )  # fmt: skip
+    assert document["result"]["status"] == "passed", proc.stdout
+    assert document["result"]["outputs"]["builds"] == [
+        {"job": BUILD, "triggered": False},
+        {"job": DEPLOY, "triggered": False},
+    ]
+    predicted = fly_commands(concourse)[before:]
+    assert predicted.count("get-pipeline") == 2  # each job was checked against the pipeline
+    assert not {"trigger-job", "unpause-pipeline"} & set(predicted)  # set-pipeline ran --dry-run
+    assert not (concourse["state"] / "builds.json").exists()  # no build was ever started
+
+
+def test_a_job_the_pipeline_lacks_fails_the_stage_naming_its_jobs(tmp_path, concourse):
+    document, _ = run_role(
+        tmp_path, role_vars(concourse, pipeline_trigger_jobs=["deploy-zookeeper"]),
+        path_dirs=[DOUBLE.parent], env=double_env(concourse),
+    )  # fmt: skip
+    result = document["result"]
+    assert document["failed"] is True
+    assert (result["status"], result["outputs"]["error_kind"]) == ("failed", "job_not_found")
+    assert result["reason"] == (
+        f"pipeline {PIPELINE} has no job deploy-zookeeper (its jobs: {BUILD}, {DEPLOY}, "
+        "test-warden-containerd-local); nothing was triggered"
+    )
+    assert "trigger-job" not in fly_commands(concourse)
 
 
 def test_missing_settings_are_named_before_anything_runs(tmp_path, concourse):
@@ -280,6 +327,20 @@ def lab_vars(tmp_path_factory):
                     "hosts": "controller",
                     "gather_facts": False,
                     "tasks": [
+                        {
+                            # What site.yml passes: the endpoint registry_fix hands on in the lab
+                            # (a set_fact wins over the role defaults included next).
+                            "name": "the lab's registry endpoint",
+                            "ansible.builtin.set_fact": {
+                                "pipeline_registry": {
+                                    "url": "https://{{ registry_address }}:{{ registry_port }}",
+                                    "host_port": "{{ registry_address }}:{{ registry_port }}",
+                                    "scheme": "https",
+                                    "username": "admin",
+                                    "authenticated": True,
+                                }
+                            },
+                        },
                         {
                             "name": "defaults",
                             "ansible.builtin.include_vars": str(PROJECT / "roles/pipeline/defaults/main.yml"),

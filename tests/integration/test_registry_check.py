@@ -410,7 +410,7 @@ PLAYBOOK = """
     - secrets.yml
   tasks:
     - name: Right credentials, check mode
-      registry_check:
+      nested.warden.registry_check:
         url: "{{ registry_url }}"
         username: "{{ registry_user }}"
         password: "{{ right_password }}"
@@ -427,7 +427,7 @@ PLAYBOOK = """
           - right.manifest.digest is match('sha256:')
 
     - name: Wrong password, probing
-      registry_check:
+      nested.warden.registry_check:
         url: "{{ registry_url }}"
         username: "{{ registry_user }}"
         password: "{{ wrong_password }}"
@@ -441,7 +441,7 @@ PLAYBOOK = """
           - wrong.error.kind == 'unauthorized'
 
     - name: Wrong password, failing
-      registry_check:
+      nested.warden.registry_check:
         url: "{{ registry_url }}"
         username: "{{ registry_user }}"
         password: "{{ wrong_password }}"

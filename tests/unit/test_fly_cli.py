@@ -8,6 +8,7 @@ from urllib.error import HTTPError, URLError
 
 import pytest
 from ansible_collections.nested.warden.plugins.module_utils import cli_runner, fly_cli
+from ansible_collections.nested.warden.plugins.modules import fly_pipeline
 
 PASSWORD = "pw-never-on-argv-51"
 
@@ -339,3 +340,120 @@ def fly_output_status_unreachable():
         "please login again.\n\ntoken validation failed with error: "
         'Get "http://127.0.0.1:18200/api/v1/user": dial tcp 127.0.0.1:18200: connect: connection refused\n'
     )
+
+
+# -- state=triggered: checks before anything is triggered --------------------------------------------
+
+
+def module_params(**given):
+    params = {name: spec.get("default") for name, spec in fly_pipeline.argument_spec().items()}
+    params.update(target="ci", pipeline="p", state="triggered", trigger="build")
+    params.update(given)
+    return params
+
+
+def triggering(tmp_path, monkeypatch, results, *, check_mode=False, **given):
+    """A PipelineTask for state=triggered whose target has a token (fly status answers first)."""
+    monkeypatch.setenv("FLY_HOME", str(tmp_path))
+    (tmp_path / ".flyrc").write_text(
+        "targets:\n  ci:\n    api: https://ci\n    team: main\n    token: {type: bearer, value: t}\n"
+    )
+    module = FakeModule(check_mode, [(0, "logged in successfully\n", ""), *results])
+    module.params = module_params(**given)
+    module._diff = False
+    return module, fly_cli.PipelineTask(module, opener=None)
+
+
+def pipelines_json(paused=False):
+    return json.dumps([{"id": 1, "name": "p", "paused": paused, "public": False, "team_name": "main"}])
+
+
+CONFIG_JSON = '{"jobs":[{"name":"build","plan":[{"get":"repo"}]},{"name":"test","plan":[]}]}'
+
+
+def subcommands(module):
+    return [call["argv"][3] for call in module.calls]
+
+
+def test_check_mode_predicts_the_trigger_from_the_pipeline_and_its_config_and_triggers_nothing(
+    tmp_path, monkeypatch
+):
+    module, task = triggering(
+        tmp_path, monkeypatch, [(0, pipelines_json(), ""), (0, CONFIG_JSON, "")], check_mode=True, watch=True
+    )
+    result = task.run()
+    assert (result["changed"], result["build"]) == (
+        True,
+        {"job": "build", "triggered": False, "watched": True},
+    )
+    assert subcommands(module) == ["status", "pipelines", "get-pipeline"]
+    assert module.calls[2]["argv"][1:] == ["-t", "ci", "get-pipeline", "-p", "p", "--json"]
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_a_job_the_pipeline_lacks_is_named_with_the_jobs_it_has(tmp_path, monkeypatch, check_mode):
+    module, task = triggering(
+        tmp_path, monkeypatch, [(0, pipelines_json(), ""), (0, CONFIG_JSON, "")], check_mode=check_mode,
+        trigger="deploy",
+    )  # fmt: skip
+    with pytest.raises(fly_cli.FlyError) as caught:
+        task.run()
+    assert caught.value.kind == "job_not_found"
+    assert caught.value.msg == "pipeline p has no job deploy (its jobs: build, test); nothing was triggered"
+    assert "trigger-job" not in subcommands(module)
+
+
+def test_a_paused_pipeline_is_refused_before_trigger_job(tmp_path, monkeypatch):
+    module, task = triggering(
+        tmp_path, monkeypatch, [(0, pipelines_json(paused=True), ""), (0, CONFIG_JSON, "")]
+    )
+    with pytest.raises(
+        fly_cli.FlyError, match=r"^pipeline p is paused, so a build of build would stay pending"
+    ):
+        task.run()
+    assert task.result["changed"] is False
+    assert subcommands(module) == ["status", "pipelines", "get-pipeline"]
+
+
+def test_a_missing_pipeline_is_not_asked_for_its_config(tmp_path, monkeypatch):
+    module, task = triggering(tmp_path, monkeypatch, [(0, "[]\n", "")])
+    with pytest.raises(fly_cli.FlyError) as caught:
+        task.run()
+    assert caught.value.kind == "pipeline_not_found"
+    assert task.result["state"] == {"exists": False}
+    assert subcommands(module) == ["status", "pipelines"]
+
+
+def test_get_pipeline_not_found_is_none_and_other_failures_are_errors():
+    _, client = fly(results=[(1, "", "error: pipeline not found\n")])
+    assert client.pipeline_config("p") is None
+    _, client = fly(
+        results=[(1, "", "not authorized. run the following to log in:\n\n    fly -t ci login\n\n")]
+    )
+    with pytest.raises(fly_cli.FlyError) as caught:
+        client.pipeline_config("p")
+    assert caught.value.kind == "not_authorized"
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ({}, None),
+        ({"state": "present", "config": "/c.yml", "trigger": None}, None),
+        ({"state": "present", "config": "/c.yml"}, "trigger needs state=triggered (got state=present)"),
+        ({"state": "absent", "trigger": None, "watch": True}, "watch needs state=triggered"),
+        ({"trigger": ""}, "state=triggered needs trigger, the name of a job of the pipeline (got '')"),
+        ({"trigger": "p/build"}, "state=triggered needs trigger"),
+        ({"config": "/c.yml", "vars": {"k": "v"}}, "config, vars belong to state=present"),
+        ({"pipeline": " "}, "pipeline must not be empty"),
+        ({"pipeline": "a/b"}, "pipeline must be a pipeline name without '/'"),
+        ({"target": ""}, "target must not be empty"),
+        ({"timeout": 0}, "timeout must be a positive number of seconds"),
+    ],
+)
+def test_parameters_that_cannot_work_are_named_before_fly_runs(given, problem):
+    problems = fly_cli.parameter_problems(module_params(**given))
+    if problem is None:
+        assert problems == []
+    else:
+        assert any(problem in text for text in problems), problems

@@ -7,6 +7,12 @@ handlers do. The stub's answers (ids, times, the task's log lines, its build out
 stub's; every byte of formatting around them (colours, backspaces, prompts, messages, exit codes)
 is fly's. The double (tests/doubles/fly) is compared with these captures in
 tests/integration/test_fly_pipeline.py.
+
+The get_pipeline captures were recorded the same way on 2026-11-28 from a fly built from the same
+source (v8.2.5, commit 10d78df, go1.26.8): the stub served /api/v1/info and
+/api/v1/teams/main/pipelines/P/config (GET_PIPELINE_CONFIGS as JSON; 404 for any other P), and
+fly re-marshals what it gets as atc.Config, so every byte of the JSON, field order included, is
+fly's.
 """
 
 import json
@@ -410,6 +416,151 @@ CAPTURED = {
         "stdout": "",
         "stderr": 'error: error unmarshaling JSON: while decoding JSON: json: unknown field "extra_top"\n',
     },
+    "get_pipeline": {
+        "argv": ["-t", "ci", "get-pipeline", "-p", "demo", "--json"],
+        "rc": 0,
+        "stdout": (
+            '{"resources":[{"name":"img","type":"registry-image","source":{"repository":"x"}}],'
+            '"jobs":[{"name":"build","plan":[{"get":"img"},{"put":"img"}]},{"name":"test",'
+            '"plan":[{"get":"img","passed":["build"],"trigger":true}]}]}'
+        ),
+        "stderr": "",
+    },
+    "get_pipeline_rich": {
+        "argv": ["-t", "ci", "get-pipeline", "-p", "rich", "--json"],
+        "rc": 0,
+        "stdout": (
+            '{"groups":[{"name":"all","jobs":["build","test"]}],"resources":[{"name":"repo",'
+            '"type":"git","source":{"branch":"main","password":"((repo_password))",'
+            '"uri":"https://example.com/r.git"},"check_every":"1m0s","icon":"git"},{"name":"img",'
+            '"type":"registry-image","source":{"repository":"x\\u003cy\\u003e\\u0026z",'
+            '"tag":"latest"}}],"resource_types":[{"name":"custom","type":"registry-image",'
+            '"source":{"repository":"custom"},"privileged":true}],"jobs":[{"name":"build",'
+            '"serial":true,"on_failure":{"config":{"platform":"linux","rootfs_uri":"raw:///x",'
+            '"run":{"path":"true"}},"task":"notify"},"plan":[{"in_parallel":{"steps":[{"get":"repo",'
+            '"trigger":true},{"get":"img","params":{"format":"oci","skip_download":true}}]}},'
+            '{"attempts":2,"config":{"platform":"linux","image_resource":{"name":"",'
+            '"type":"registry-image","source":{"repository":"ubuntu","tag":"noble"}},'
+            '"params":{"A":"1","B":"2"},"run":{"path":"sh","args":["-c","echo hi"],"dir":"repo"},'
+            '"inputs":[{"name":"repo"}],"outputs":[{"name":"out","path":"o"}]},"privileged":true,'
+            '"task":"compile","timeout":"1h"},{"get_params":{"skip_download":true},'
+            '"params":{"image":"out/image.tar"},"put":"img"}]},{"name":"test",'
+            '"disable_manual_trigger":true,"max_in_flight":2,"ensure":{"put":"img"},'
+            '"plan":[{"get":"img","passed":["build"],"trigger":true},{"do":[{"file":"repo/t1.yml",'
+            '"task":"t1"},{"try":{"put":"img"}}]}]}],'
+            '"display":{"background_image":"https://example.com/bg.png"}}'
+        ),
+        "stderr": "",
+    },
+    "get_pipeline_durations": {
+        "argv": ["-t", "ci", "get-pipeline", "-p", "durations", "--json"],
+        "rc": 0,
+        "stdout": (
+            '{"resources":[{"name":"a","type":"git","source":{},"check_every":"1m30s"},{"name":"b",'
+            '"type":"git","source":{},"check_every":"1h30m0s"},{"name":"c","type":"git","source":{},'
+            '"check_every":"500ms"},{"name":"d","type":"git","source":null,"check_every":"never"}],'
+            '"jobs":[{"name":"j","plan":[{"config":{"platform":"linux","run":{"path":"x"},'
+            '"inputs":[{"name":"i","optional":true}],"caches":[{"path":"c"}]},"task":"t"},'
+            '{"in_parallel":{"steps":[{"get":"a"}],"limit":2,"fail_fast":true}}]}]}'
+        ),
+        "stderr": "",
+    },
+    "get_pipeline_missing": {
+        "argv": ["-t", "ci", "get-pipeline", "-p", "nope", "--json"],
+        "rc": 1,
+        "stdout": "",
+        "stderr": "error: pipeline not found\n",
+    },
+    "get_pipeline_slash": {
+        "argv": ["-t", "ci", "get-pipeline", "-p", "a/b", "--json"],
+        "rc": 1,
+        "stdout": "",
+        "stderr": (
+            "error: invalid argument for flag `-p, --pipeline' (expected flaghelpers.PipelineFlag): instance vars should be formatted as <key1:value1>(,<key2:value2>)\n"  # noqa: E501 -- verbatim
+        ),
+    },
+}
+
+# The configs the stub served for the get_pipeline captures (demo is the p4.yml of the set captures).
+GET_PIPELINE_CONFIGS = {
+    "durations": """\
+resources:
+- {name: a, type: git, source: {}, check_every: 90s}
+- {name: b, type: git, source: {}, check_every: 1h30m}
+- {name: c, type: git, source: {}, check_every: 500ms}
+- {name: d, type: git, check_every: never}
+jobs:
+- name: j
+  plan:
+  - task: t
+    config: {platform: linux, run: {path: x}, caches: [{path: c}], inputs: [{name: i, optional: true}]}
+  - in_parallel: {steps: [{get: a}], limit: 2, fail_fast: true}
+""",
+    "rich": """\
+groups:
+- name: all
+  jobs: [build, test]
+resources:
+- name: repo
+  type: git
+  icon: git
+  check_every: 1m
+  source: {uri: "https://example.com/r.git", branch: main, password: ((repo_password))}
+- name: img
+  type: registry-image
+  source: {repository: "x<y>&z", tag: latest}
+resource_types:
+- name: custom
+  type: registry-image
+  privileged: true
+  source: {repository: custom}
+jobs:
+- name: build
+  serial: true
+  public: false
+  plan:
+  - in_parallel:
+    - get: repo
+      trigger: true
+    - get: img
+      params: {skip_download: true, format: oci}
+  - task: compile
+    privileged: true
+    attempts: 2
+    timeout: 1h
+    config:
+      run: {path: sh, args: [-c, "echo hi"], dir: repo}
+      platform: linux
+      inputs: [{name: repo}]
+      outputs: [{name: out, path: o}]
+      params: {B: "2", A: "1"}
+      image_resource: {type: registry-image, source: {repository: ubuntu, tag: noble}}
+  - put: img
+    params: {image: out/image.tar}
+    get_params: {skip_download: true}
+  on_failure:
+    task: notify
+    config:
+      platform: linux
+      rootfs_uri: raw:///x
+      run: {path: "true"}
+- name: test
+  disable_manual_trigger: true
+  max_in_flight: 2
+  plan:
+  - get: img
+    passed: [build]
+    trigger: true
+  - do:
+    - task: t1
+      file: repo/t1.yml
+    - try:
+        put: img
+  ensure:
+    put: img
+display:
+  background_image: https://example.com/bg.png
+""",
 }
 
 
@@ -616,3 +767,18 @@ def test_pause_of_a_missing_pipeline_fails_but_destroy_of_one_succeeds():
         0,
         "`nope` does not exist\n",
     )
+
+
+def test_get_pipeline_json_is_one_line_with_the_jobs_a_trigger_may_name():
+    stdout = CAPTURED["get_pipeline"]["stdout"]
+    assert "\n" not in stdout  # fly prints Go's json.Marshal as it is
+    assert fly_cli.job_names(fly_cli.parse_pipeline_config(stdout)) == ["build", "test"]
+    rich = fly_cli.parse_pipeline_config(CAPTURED["get_pipeline_rich"]["stdout"])
+    assert fly_cli.find_job(rich, "test")["disable_manual_trigger"] is True
+    assert fly_cli.find_job(rich, "deploy") is None
+
+
+def test_get_pipeline_of_a_missing_pipeline_says_so_on_stderr():
+    capture = CAPTURED["get_pipeline_missing"]
+    assert (capture["rc"], capture["stdout"]) == (1, "")
+    assert fly_cli.PIPELINE_NOT_FOUND in fly_cli.terminal_lines(capture["stderr"])

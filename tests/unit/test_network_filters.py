@@ -1,6 +1,10 @@
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.nested.warden.plugins.filter.network import in_subnet, is_cidr, is_ip  # plugins/filter, see conftest
+from ansible_collections.nested.warden.plugins.filter.network import (
+    in_subnet,
+    is_cidr,
+    is_ip,
+)  # plugins/filter, see conftest
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,216 @@
+"""The collection nested.warden as another project gets it: built, installed, used by FQCN.
+
+`ansible-galaxy collection build` packs the checkout (galaxy.yml's build_ignore keeps the
+project's tests, caches and state out), `ansible-galaxy collection install --offline` puts the
+tarball into an empty collections path, and a playbook in a directory outside this checkout,
+with only that path and no ansible.cfg of the project, runs the installed modules:
+registry_check against a real distribution registry on 127.0.0.1 (through the action group
+registry in module_defaults) and bosh_deploy rendering a manifest with a generated password.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+from registry_fixtures import Registry, Skopeo, missing_tools, write_htpasswd
+
+PROJECT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+GALAXY = yaml.safe_load((PROJECT / "galaxy.yml").read_text())
+TARBALL_NAME = f"{GALAXY['namespace']}-{GALAXY['name']}-{GALAXY['version']}.tar.gz"
+USER = "warden"
+PASSWORD = "Collection-Pass-3e8b"
+WRONG_PASSWORD = "Not-The-Pass-0c4d"
+MANIFEST = """\
+name: tiny
+instance_groups: []
+variables:
+  - name: registry_password
+    type: password
+properties:
+  registry: {password: ((registry_password))}
+"""
+# What another project needs from the collection, and what must never ship.
+SHIPPED = [
+    "MANIFEST.json",
+    "FILES.json",
+    "README.md",
+    "LICENSE",
+    "meta/runtime.yml",
+    "plugins/modules/bosh_deploy.py",
+    "plugins/modules/fly_pipeline.py",
+    "plugins/modules/registry_check.py",
+    "plugins/module_utils/cli_runner.py",
+    "plugins/module_utils/registry_client.py",
+    "plugins/doc_fragments/attributes.py",
+    "plugins/filter/network.py",
+    "roles/registry_fix/tasks/main.yml",
+    "roles/registry_fix/meta/argument_specs.yml",
+]
+NEVER_SHIPPED = re.compile(
+    r"^(tests|\.cache|\.state|\.venv|\.git|molecule|scripts|bench|reports)(/|$)|__pycache__|\.pyc$"
+)
+
+
+def clean_environment(**extra):
+    """No ANSIBLE_* of the caller (run-tests sets ANSIBLE_CONFIG to the project's), no proxies."""
+    proxies = {"http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_") and k not in proxies}
+    env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", "")])
+    env.update(extra)
+    return env
+
+
+def ansible(tool, *args, **kwargs):
+    """Run ansible-TOOL of the project's venv; it must succeed."""
+    argv = [str(VENV_BIN / f"ansible-{tool}"), *args]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False, **kwargs)
+    assert done.returncode == 0, f"{argv}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return done
+
+
+@pytest.fixture(scope="module")
+def tarball(tmp_path_factory):
+    output = tmp_path_factory.mktemp("build")
+    ansible(
+        "galaxy",
+        "collection",
+        "build",
+        "--output-path",
+        str(output),
+        str(PROJECT),
+        cwd=output,
+        env=clean_environment(),
+    )
+    return output / TARBALL_NAME
+
+
+@pytest.fixture(scope="module")
+def collections_path(tarball, tmp_path_factory):
+    """An empty collections path with only the built collection installed into it."""
+    path = tmp_path_factory.mktemp("collections")
+    env = clean_environment(ANSIBLE_COLLECTIONS_PATH=str(path))
+    ansible("galaxy", "collection", "install", "--offline", "-p", str(path), str(tarball), cwd=path, env=env)
+    return path
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A real distribution registry with basic auth on 127.0.0.1, holding tiny:1.0."""
+    if missing_tools():
+        pytest.skip(f"missing tools: {missing_tools()}")
+    directory = tmp_path_factory.mktemp("registry")
+    htpasswd = write_htpasswd(directory / "htpasswd", {USER: PASSWORD})
+    with Registry(directory / "registry", htpasswd=htpasswd) as started:
+        skopeo = Skopeo(started, directory / "skopeo", USER, PASSWORD)
+        skopeo.push("tiny", "1.0")
+        yield started, skopeo
+
+
+def test_the_tarball_holds_the_collection_and_none_of_the_project_state(tarball):
+    with tarfile.open(tarball) as archive:
+        names = [member.name.rstrip("/") for member in archive.getmembers()]
+        manifest = json.load(archive.extractfile("MANIFEST.json"))
+    assert [name for name in SHIPPED if name not in names] == []
+    assert [name for name in names if NEVER_SHIPPED.search(name)] == []
+    assert any(name.startswith("plugins/module_utils/bosh_manifest") for name in names)
+    info = manifest["collection_info"]
+    assert (info["namespace"], info["name"], info["version"]) == ("nested", "warden", GALAXY["version"])
+
+
+def test_the_collection_installs_offline_into_an_empty_path(collections_path):
+    env = clean_environment(ANSIBLE_COLLECTIONS_PATH=str(collections_path))
+    listed = ansible("galaxy", "collection", "list", "--format", "json", "-p", str(collections_path), env=env)
+    in_path = json.loads(listed.stdout)[str(collections_path / "ansible_collections")]
+    assert in_path == {"nested.warden": {"version": GALAXY["version"]}}
+    installed = collections_path / "ansible_collections" / "nested" / "warden"
+    assert (installed / "plugins" / "modules" / "registry_check.py").is_file()
+    assert not installed.is_symlink()
+
+
+def test_installed_modules_run_from_a_playbook_outside_the_project(collections_path, registry, tmp_path):
+    started, skopeo = registry
+    workdir = tmp_path / "another-project"
+    workdir.mkdir()
+    assert PROJECT not in workdir.parents
+    (workdir / "manifest.yml").write_text(MANIFEST)
+    results = workdir / "results.json"
+    registry_defaults = {"url": started.url, "username": USER, "password": PASSWORD}
+    play = {
+        "hosts": "localhost",
+        "gather_facts": False,
+        "module_defaults": {"group/nested.warden.registry": registry_defaults},
+        "tasks": [
+            {
+                "name": "Check the registry with the group's url and credentials",
+                "nested.warden.registry_check": {"repository": "tiny", "tag": "1.0", "catalog": True},
+                "register": "checked",
+            },
+            {
+                "name": "A task's own password wins over the group's",
+                "nested.warden.registry_check": {"password": WRONG_PASSWORD, "probe": True},
+                "register": "rejected",
+            },
+            {
+                "name": "Render a manifest with a generated password",
+                "nested.warden.bosh_deploy": {
+                    "state": "rendered",
+                    "manifest": "{{ playbook_dir }}/manifest.yml",
+                    "vars_store": "{{ playbook_dir }}/vars-store.yml",
+                },
+                "register": "rendered",
+            },
+            {
+                "name": "Keep the results",
+                "ansible.builtin.copy": {
+                    "content": "{{ dict(checked=checked, rejected=rejected, rendered=rendered) | to_json }}",
+                    "dest": str(results),
+                    "mode": "0600",
+                },
+            },
+        ],
+    }
+    (workdir / "site.yml").write_text(yaml.safe_dump([play], sort_keys=False))
+    env = clean_environment(
+        ANSIBLE_COLLECTIONS_PATH=str(collections_path), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false"
+    )
+    interpreter = f"ansible_python_interpreter={sys.executable}"
+    ansible(
+        "playbook", "-i", "localhost,", "-c", "local", "-e", interpreter, "site.yml", cwd=workdir, env=env
+    )
+
+    outcome = json.loads(results.read_text())
+    checked = outcome["checked"]
+    assert checked["url"] == started.url
+    assert (checked["reachable"], checked["status"], checked["auth"]) == (True, 200, "basic")
+    assert checked["catalog"] == ["tiny"]
+    assert checked["tags"] == ["1.0"]
+    assert checked["manifest"]["digest"] == skopeo.inspect("tiny", "1.0")["Digest"]
+    assert checked["error"] is None
+
+    rejected = outcome["rejected"]
+    assert rejected["reachable"] is False
+    assert rejected["error"]["kind"] == "unauthorized"
+
+    rendered = outcome["rendered"]
+    password = rendered["manifest"]["properties"]["registry"]["password"]
+    assert rendered["generated_variables"] == ["registry_password"]
+    assert re.fullmatch(r"[a-z0-9]{20}", password)
+    assert yaml.safe_load((workdir / "vars-store.yml").read_text()) == {"registry_password": password}
+
+
+def test_ansible_doc_reads_the_installed_module(collections_path, tmp_path):
+    env = clean_environment(
+        ANSIBLE_COLLECTIONS_PATH=str(collections_path), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false"
+    )
+    shown = ansible("doc", "--json", "nested.warden.registry_check", cwd=tmp_path, env=env)
+    doc = json.loads(shown.stdout)["nested.warden.registry_check"]["doc"]
+    assert Path(doc["filename"]).is_relative_to(collections_path)
+    assert doc["attributes"]["check_mode"]["support"] == "full"
+    assert "nested-warden developers (@nested-warden)" in doc["author"]

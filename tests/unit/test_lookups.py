@@ -1,0 +1,165 @@
+"""The two lookups that read values from elsewhere: a BOSH vars store, and recorded stage results."""
+
+import json
+
+import pytest
+import yaml
+from ansible import constants
+from ansible.errors import AnsibleLookupError
+from ansible_collections.nested.warden.plugins.lookup import stage_result, vars_store
+
+
+def plugin(module, name):
+    """The lookup with its documented options registered, as Ansible's plugin loader does."""
+    lookup = module.LookupModule()
+    lookup._load_name = f"nested.warden.{name}"
+    options = yaml.safe_load(module.DOCUMENTATION)["options"]
+    constants.config.initialize_plugin_configuration_definitions("lookup", lookup._load_name, options)
+    return lookup
+
+
+STORE = """\
+docker_registry_password: s3cret
+docker_registry_ca:
+  ca: |
+    -----BEGIN CERTIFICATE-----
+    MIIB
+    -----END CERTIFICATE-----
+  certificate: CERT
+list:
+  - first
+"""
+
+
+@pytest.fixture
+def store(tmp_path):
+    path = tmp_path / "vars-store.yml"
+    path.write_text(STORE)
+    return str(path)
+
+
+def read(*terms, **kwargs):
+    return plugin(vars_store, "vars_store").run(list(terms), variables={}, **kwargs)
+
+
+def test_values_by_bosh_path(store):
+    assert read("/docker_registry_password", "/docker_registry_ca/certificate", "/list/0", file=store) == [
+        "s3cret",
+        "CERT",
+        "first",
+    ]
+    assert read("/docker_registry_ca/ca", file=store)[0].startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_missing_path_names_what_the_store_has(store):
+    with pytest.raises(
+        AnsibleLookupError, match=r"has no /docker_registry_pasword \(it has: /docker_registry_ca"
+    ):
+        read("/docker_registry_pasword", file=store)
+
+
+def test_missing_store_says_which_stage_makes_it(tmp_path):
+    with pytest.raises(AnsibleLookupError, match="does not exist: run the concourse stage first"):
+        read("/x", file=str(tmp_path / "none.yml"))
+    assert read("/x", file=str(tmp_path / "none.yml"), default="") == [""]
+
+
+def test_default_for_a_missing_path(store):
+    assert read("/nope", "/docker_registry_password", file=store, default=None) == [None, "s3cret"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe bad", "not UTF-8"),
+        (b"a: [unclosed", "not valid YAML"),
+        (b"- a list", "holds a list, not a mapping"),
+    ],
+)
+def test_broken_stores_are_named(tmp_path, content, message):
+    path = tmp_path / "store.yml"
+    path.write_bytes(content)
+    with pytest.raises(AnsibleLookupError, match=message):
+        read("/x", file=str(path))
+
+
+@pytest.mark.parametrize("path", ["name", "/", "", 5])
+def test_paths_must_be_bosh_paths(store, path):
+    with pytest.raises(AnsibleLookupError, match="must start with /"):
+        read(path, file=store)
+
+
+def test_a_directory_is_not_a_store(tmp_path):
+    with pytest.raises(AnsibleLookupError, match="is not a file"):
+        read("/x", file=str(tmp_path))
+
+
+def results(*terms, variables=None, **kwargs):
+    return plugin(stage_result, "stage_result").run(list(terms), variables=variables or {}, **kwargs)
+
+
+def record(state_dir, stage, result, suffix=".json"):
+    (state_dir / "results").mkdir(exist_ok=True)
+    (state_dir / "results" / f"{stage}{suffix}").write_text(json.dumps(result))
+
+
+def test_this_runs_result_wins_over_the_recorded_one(tmp_path):
+    record(tmp_path, "registry_fix", {"status": "fixed", "outputs": {"endpoint": "old"}})
+    now = {"status": "passed", "outputs": {"endpoint": "new"}}
+    assert results(
+        "registry_fix", state_dir=str(tmp_path), output="endpoint", variables={"registry_fix_result": now}
+    ) == ["new"]
+    assert results("registry_fix", state_dir=str(tmp_path), output="endpoint") == ["old"]
+
+
+def test_fixed_results_are_kept_apart(tmp_path):
+    record(tmp_path, "registry_fix", {"status": "passed"})
+    record(tmp_path, "registry_fix", {"status": "fixed", "evidence": ["cause"]}, ".fixed.json")
+    assert results("registry_fix", state_dir=str(tmp_path), kind="fixed")[0]["evidence"] == ["cause"]
+    # kind=fixed never takes this run's result, which may not be a fix
+    assert (
+        results(
+            "registry_fix",
+            state_dir=str(tmp_path),
+            kind="fixed",
+            variables={"registry_fix_result": {"status": "passed"}},
+        )[0]["status"]
+        == "fixed"
+    )
+
+
+def test_no_result_says_which_stage_to_run(tmp_path):
+    with pytest.raises(AnsibleLookupError, match="run the concourse stage first"):
+        results("concourse", state_dir=str(tmp_path))
+    assert results("concourse", state_dir=str(tmp_path), default="") == [""]
+
+
+def test_missing_output_names_the_result(tmp_path):
+    record(
+        tmp_path,
+        "registry_fix",
+        {"status": "passed", "reason": "fix undone", "outputs": {}, "recorded_at": "2026-11-28T10:00:00Z"},
+    )
+    with pytest.raises(
+        AnsibleLookupError, match=r"recorded 2026-11-28T10:00:00Z: passed, fix undone\) has no output"
+    ):
+        results("registry_fix", state_dir=str(tmp_path), output="endpoint")
+
+
+@pytest.mark.parametrize("content", ["{not json", '["a list"]', '{"no": "status"}'])
+def test_a_broken_record_says_to_delete_it(tmp_path, content):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "lab.json").write_text(content)
+    with pytest.raises(AnsibleLookupError, match="delete it"):
+        results("lab", state_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize("stage", ["../etc/passwd", "Lab", "", "a" * 65])
+def test_stage_names_cannot_escape_the_state_directory(tmp_path, stage):
+    with pytest.raises(AnsibleLookupError, match="not a stage name"):
+        results(stage, state_dir=str(tmp_path))
+
+
+def test_state_dir_comes_from_the_inventory_variable(tmp_path):
+    record(tmp_path, "lab", {"status": "passed"})
+    assert results("lab", variables={"nested_warden_state_dir": str(tmp_path)})[0]["status"] == "passed"

@@ -1,0 +1,118 @@
+"""The stage contract (plugins/filter/stages.py) and the report's rules over it."""
+
+import time
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.nested.warden.plugins.filter.stages import (
+    failed_stage_result,
+    report_summary,
+    stage_record,
+    stage_result,
+    with_seconds,
+)
+
+STAGES = ["lab", "concourse", "registry_fix", "image_build", "pipeline", "nested_test"]
+
+
+def test_every_result_has_the_same_keys_whatever_was_given():
+    bare = stage_result("passed")
+    full = stage_result("fixed", "why", ["a"], {"x": 1}, [{"what": "w", "reason": "r"}], time.time(), True)
+    assert (
+        set(bare)
+        == set(full)
+        == {"status", "reason", "evidence", "outputs", "not_covered", "predicted", "seconds"}
+    )
+    assert bare["seconds"] is None and full["seconds"] >= 0
+
+
+@pytest.mark.parametrize("status", ["would fix", "ok", "", None, "PASSED"])
+def test_unknown_status_is_refused_with_the_allowed_ones(status):
+    with pytest.raises(AnsibleFilterError, match="passed, fixed, skipped, failed"):
+        stage_result(status)
+
+
+def test_evidence_as_a_string_becomes_one_line_and_empty_lines_are_dropped():
+    assert stage_result("passed", evidence="one")["evidence"] == ["one"]
+    assert stage_result("passed", evidence=["a", "", None, "b"])["evidence"] == ["a", "b"]
+
+
+def test_not_covered_items_need_what():
+    with pytest.raises(AnsibleFilterError, match="not_covered"):
+        stage_result("passed", not_covered=[{"reason": "no what"}])
+
+
+def test_seconds_measured_from_the_start():
+    assert stage_result("passed", started=time.time() - 5)["seconds"] == pytest.approx(5, abs=0.5)
+    assert with_seconds(stage_result("passed"), time.time() - 2)["seconds"] == pytest.approx(2, abs=0.5)
+
+
+def test_failed_result_takes_the_first_line_as_reason_and_the_rest_as_evidence():
+    failed = {"msg": ["The nested test failed at: workload", "workload: boom"], "stderr_lines": ["e1"]}
+    result = failed_stage_result(failed)
+    assert result["status"] == "failed"
+    assert result["reason"] == "The nested test failed at: workload"
+    assert result["evidence"] == ["workload: boom", "e1"]
+
+
+def test_failed_result_the_role_set_itself_is_kept():
+    own = stage_result("failed", "fly said no", outputs={"builds": [1]})
+    assert failed_stage_result({"msg": "generic"}, None, own)["outputs"] == {"builds": [1]}
+    # a passed result left over from an earlier include does not hide the failure
+    assert failed_stage_result({"msg": "x"}, None, stage_result("passed"))["reason"] == "x"
+
+
+def test_record_carries_when_it_was_recorded():
+    assert stage_record(stage_result("passed"))["recorded_at"].endswith("Z")
+
+
+def test_stage_without_result_is_not_run_and_a_failed_one_fails_the_report():
+    summary = report_summary(
+        {"lab": stage_result("passed"), "concourse": stage_result("failed", "x")}, STAGES
+    )
+    statuses = {row["stage"]: row["status"] for row in summary["stages"]}
+    assert statuses == {
+        "lab": "passed",
+        "concourse": "failed",
+        "registry_fix": "not run",
+        "image_build": "not run",
+        "pipeline": "not run",
+        "nested_test": "not run",
+    }
+    assert summary["overall"] == "failed" and summary["failed_stages"] == ["concourse"]
+
+
+def test_root_causes_of_this_run_and_of_the_run_that_fixed_them():
+    fixed_now = stage_result("fixed", evidence=["registry on 127.0.0.1 only"])
+    summary = report_summary({"registry_fix": fixed_now}, STAGES)
+    assert summary["root_causes"] == [
+        {"stage": "registry_fix", "cause": "registry on 127.0.0.1 only", "when": "fixed by this run"}
+    ]
+    earlier = {
+        **stage_result("fixed", evidence=["undeclared docker_registry.http.addr"]),
+        "recorded_at": "2026-11-28T10:00:00Z",
+    }
+    later = report_summary({"registry_fix": stage_result("passed")}, STAGES, {"registry_fix": earlier})
+    assert later["root_causes"][0]["cause"] == "undeclared docker_registry.http.addr"
+    assert "2026-11-28T10:00:00Z" in later["root_causes"][0]["when"]
+    assert later["overall"] == "passed"
+
+
+def test_check_mode_fixes_are_worded_as_predictions():
+    predicted = stage_result("fixed", evidence=["cause"], predicted=True)
+    summary = report_summary({"registry_fix": predicted}, STAGES, check_mode=True)
+    assert summary["root_causes"][0]["when"] == "would be fixed by this run (check mode)"
+    assert summary["check_mode"] is True
+
+
+def test_not_covered_lists_skipped_stages_results_items_and_the_inventory():
+    results = {
+        "pipeline": stage_result("skipped", "no Concourse target"),
+        "nested_test": stage_result("passed", not_covered=[{"what": "garden", "reason": "no gdn"}]),
+    }
+    summary = report_summary(results, STAGES, not_covered=[{"what": "create-env", "reason": "no director"}])
+    assert summary["not_covered"] == [
+        {"what": "the pipeline stage", "reason": "no Concourse target"},
+        {"what": "garden", "reason": "no gdn"},
+        {"what": "create-env", "reason": "no director"},
+    ]
