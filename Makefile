@@ -36,4 +36,4 @@ molecule: bootstrap
 	@$(PYTHON) scripts/run-tests molecule:$(S)
 
 bench: bootstrap
-	@bench/run
+	@bench/run $(B)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The steps site.yml takes on a fresh lab, as a plain script of docker, openssl, curl commands,
-# for bench/60-site_vs_shell.sh. It has none of site.yml's checks, diagnosis, idempotence or
+# for bench/20-lab.sh. It has none of site.yml's checks, diagnosis, idempotence or
 # cleanup guarantees: it is the floor to compare against, not a tool.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -17,7 +17,6 @@ import json
 import re
 from urllib.parse import urlsplit
 
-from ansible_collections.nested.warden.plugins.module_utils.inputs import host_problem, url_problem
 from ansible_collections.nested.warden.plugins.module_utils.cli_runner import (
     CliRunner,
     as_fixed,
@@ -27,6 +26,7 @@ from ansible_collections.nested.warden.plugins.module_utils.cli_runner import (
     as_repeated,
     redact,
 )
+from ansible_collections.nested.warden.plugins.module_utils.inputs import host_problem, url_problem
 
 INSTALL_HINT = (
     "install the bosh CLI v7 (a release binary from github.com/cloudfoundry/bosh-cli, or "
@@ -129,7 +129,7 @@ def explain_error(error, environment):
     return None
 
 
-def director_address_problem(address):
+def director_address_problem(address):  # noqa: PLR0911 -- one return per kind of problem
     """Why the bosh CLI would refuse address as its director URL (None when it would take it).
 
     The CLI (director.NewConfigFromURL) parses it with Go's url.Parse: an address without a

@@ -22,13 +22,13 @@ import re
 import tarfile
 import zlib
 
-from ansible_collections.nested.warden.plugins.module_utils.inputs import decode_problem
 from ansible_collections.nested.warden.plugins.module_utils.bosh_manifest import (
     BoshFileError,
     go_value,
     load_yaml_text,
     read_text,
 )
+from ansible_collections.nested.warden.plugins.module_utils.inputs import decode_problem
 
 
 class ReleaseSpecError(Exception):

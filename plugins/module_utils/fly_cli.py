@@ -42,7 +42,6 @@ from ansible_collections.nested.warden.plugins.module_utils.cli_runner import (
     redact,
     secret_values,
 )
-
 from ansible_collections.nested.warden.plugins.module_utils.inputs import url_problem
 
 try:
@@ -647,7 +646,9 @@ def parameter_problems(params):
     before fly runs at all, so that nothing is half done. (The module checks the files.)"""
     state, job = params["state"], params["trigger"]
     problems = [
-        f"{name} must not be empty" for name in ("target", "pipeline", "team") if not (params[name] or "").strip()
+        f"{name} must not be empty"
+        for name in ("target", "pipeline", "team")
+        if not (params[name] or "").strip()
     ]
     problems += [
         f"{name} must not contain control characters such as newlines or tabs (got {params[name]!r})"

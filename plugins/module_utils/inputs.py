@@ -17,7 +17,7 @@ MAX_LABEL = 63
 MAX_HOST = 253
 
 
-def host_problem(host):
+def host_problem(host):  # noqa: PLR0911 -- one return per kind of problem
     """Why host cannot be looked up (None when it can): empty or over-long labels, or characters
     that IDNA cannot encode. IP addresses (with or without brackets) are fine."""
     if not host:
@@ -94,8 +94,7 @@ def decode_problem(err):
     """A sentence for a UnicodeDecodeError while reading UTF-8 text."""
     byte = err.object[err.start : err.start + 1]
     return (
-        f"is not UTF-8 text (byte 0x{byte.hex() if byte else '??'} at offset {err.start}); "
-        "save it as UTF-8"
+        f"is not UTF-8 text (byte 0x{byte.hex() if byte else '??'} at offset {err.start}); save it as UTF-8"
     )
 
 

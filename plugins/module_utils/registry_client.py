@@ -182,12 +182,14 @@ def validate_reference(tag):
         if length is None:
             raise ConfigurationError(
                 f"tag {tag[:80]!r} is a digest of an unknown algorithm {algorithm!r}; a registry accepts "
-                + ", ".join(f"{name} ({hex_length} hex digits)" for name, hex_length in DIGEST_HEX_LENGTHS.items())
+                + ", ".join(
+                    f"{name} ({hex_length} hex digits)" for name, hex_length in DIGEST_HEX_LENGTHS.items()
+                )
             )
         if not re.fullmatch(f"[a-f0-9]{{{length}}}", hex_part):
             raise ConfigurationError(
-                f"tag {tag[:80]!r} is not a valid {algorithm} digest: it needs exactly {length} lower-case hex "
-                f"digits after '{algorithm}:' (got {len(hex_part)} characters)"
+                f"tag {tag[:80]!r} is not a valid {algorithm} digest: it needs exactly {length} lower-case "
+                f"hex digits after '{algorithm}:' (got {len(hex_part)} characters)"
             )
         return
     if not TAG_NAME.fullmatch(tag):

@@ -407,7 +407,6 @@ from ansible.module_utils.urls import open_url
 
 try:
     from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound, secret_values
-    from ansible_collections.nested.warden.plugins.module_utils.inputs import utf8_problem
     from ansible_collections.nested.warden.plugins.module_utils.fly_cli import (
         YAML_IMPORT_ERROR,
         FlyError,
@@ -415,6 +414,7 @@ try:
         parameter_problems,
         vars_file_problem,
     )
+    from ansible_collections.nested.warden.plugins.module_utils.inputs import utf8_problem
 
     IMPORT_ERROR = YAML_IMPORT_ERROR
 except ImportError as err:

@@ -293,13 +293,17 @@ MAX_PAGE_SIZE = 1000  # distribution refuses n above catalog.maxentries, 1000 by
 def validate(params):
     """Option errors the argument spec cannot express."""
     if params["url"] is not None and not params["url"].strip():
-        raise ConfigurationError("url must not be empty: give the registry's base URL, for example https://registry.example.com:5000")
+        raise ConfigurationError(
+            "url must not be empty: give the registry's base URL, for example https://registry.example.com:5000"
+        )
     if not 0 < params["timeout"] <= MAX_TIMEOUT:
         raise ConfigurationError(
             f"timeout must be a positive number of seconds up to {MAX_TIMEOUT}, got {params['timeout']:g}"
         )
     if not 1 <= params["page_size"] <= MAX_PAGE_SIZE:
-        raise ConfigurationError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {params['page_size']}")
+        raise ConfigurationError(
+            f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {params['page_size']}"
+        )
     if params["listen_port"] is not None and not 1 <= params["listen_port"] <= 65535:
         raise ConfigurationError(f"listen_port must be a TCP port (1-65535), got {params['listen_port']}")
     if params["repository"]:

@@ -842,3 +842,60 @@ def test_double_validate_pipeline_matches_a_real_fly(tmp_path, strict):
         for name in VALIDATE_CONFIGS:
             expected = {key: reference["results"][name][key] for key in fields}
             assert {key: mine[name][key] for key in fields} == expected, f"{name}: {source}"
+
+
+# -- the double's server side: what a real Concourse does with a config and a build ---------------
+
+NORMALIZED_CONFIG = """\
+resources:
+  - name: repo
+    type: git
+    source: {uri: "https://example.com/repo.git"}
+jobs:
+  - name: build
+    plan:
+      - in_parallel:
+          - get: repo
+      - task: compile
+        config:
+          platform: linux
+          image_resource: {type: registry-image, source: {repository: busybox}}
+          run:
+            path: sh
+            args:
+              - -c
+              - |
+                echo one
+                echo two
+"""
+
+
+def test_diff_shows_the_config_as_the_server_normalizes_it(world):
+    world.config.write_text(NORMALIZED_CONFIG)
+    result, _ = world.play(world.args(vars=None, vars_files=None))
+    assert result["created"] is True, result
+    lines = [line.lstrip("\b ").removeprefix("+ ").strip() for line in result["diff_lines"]]
+    assert "- in_parallel:" in lines, lines  # the list form, as {steps: [...]}
+    assert "steps:" in lines
+    assert 'name: ""' in lines, "\n".join(lines)  # an image_resource without a name
+    assert "- |" in lines  # a block scalar stays a block scalar
+    # The same pipeline with in_parallel written as {steps: [...]} is no change to the server.
+    world.config.write_text(
+        NORMALIZED_CONFIG.replace(
+            "- in_parallel:\n          - get: repo\n", "- in_parallel: {steps: [{get: repo}]}\n"
+        )
+    )
+    result, _ = world.play(world.args(vars=None, vars_files=None))
+    assert result.get("config_changed") is False, result
+
+
+def test_without_a_worker_a_build_stays_pending_and_a_timed_out_watch_reports_no_exit_code(world):
+    world.play(world.args())
+    world.server({"workers": 0})
+    result, _ = world.play(world.trigger_args("build"))
+    assert result["build"]["status"] == "pending"
+    result, _ = world.play(world.trigger_args("build", watch=True, timeout=2))
+    assert result["error_kind"] == "timeout"
+    assert result["build"]["timed_out"] is True
+    assert result["build"]["status"] == "pending"
+    assert "exit_code" not in result["build"]  # fly's 2 on detaching says nothing about the build

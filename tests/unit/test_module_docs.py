@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible_collections.nested.warden.plugins.module_utils.cli_runner import secret_values
 from ansible_collections.nested.warden.plugins.modules import bosh_deploy, fly_pipeline, registry_check
 
 MODULES = {"bosh_deploy": bosh_deploy, "fly_pipeline": fly_pipeline, "registry_check": registry_check}
@@ -147,8 +148,6 @@ def test_fly_pipeline_build_result_has_its_fields():
 
 
 def test_secret_values_of_a_vars_dict_are_chosen_by_name_at_any_depth():
-    from ansible_collections.nested.warden.plugins.module_utils.cli_runner import secret_values
-
     variables = {
         "external_host": "10.0.0.5",
         "concourse_version": "7.11.2",

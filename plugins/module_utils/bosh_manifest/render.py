@@ -18,7 +18,7 @@ from ansible_collections.nested.warden.plugins.module_utils.bosh_manifest.yaml_c
 
 
 class RenderResult:
-    def __init__(self, manifest, value, generated, unresolved, store_values, store=None):
+    def __init__(self, manifest, value, generated, unresolved, store_values, *, store=None):
         self.store = store  # the VarsStore: render(save_store=False), then store.save() when accepted
         self.manifest = manifest
         self.value = value

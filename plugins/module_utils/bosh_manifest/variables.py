@@ -12,7 +12,6 @@ import os
 import re
 import tempfile
 
-from ansible_collections.nested.warden.plugins.module_utils.inputs import writable_file_problem
 from ansible_collections.nested.warden.plugins.module_utils.bosh_manifest.errors import (
     BoshError,
     BoshFileError,
@@ -41,6 +40,7 @@ from ansible_collections.nested.warden.plugins.module_utils.bosh_manifest.yaml_c
     dump_yaml,
     load_yaml_file,
 )
+from ansible_collections.nested.warden.plugins.module_utils.inputs import writable_file_problem
 
 
 def static_vars_processed(values):

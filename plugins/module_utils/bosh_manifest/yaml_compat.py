@@ -14,7 +14,6 @@ import functools
 import math
 import re
 
-from ansible_collections.nested.warden.plugins.module_utils.inputs import decode_problem
 from ansible_collections.nested.warden.plugins.module_utils.bosh_manifest.errors import (
     BoshError,
     BoshFileError,
@@ -26,6 +25,7 @@ from ansible_collections.nested.warden.plugins.module_utils.bosh_manifest.go_val
     go_float,
     go_kind,
 )
+from ansible_collections.nested.warden.plugins.module_utils.inputs import decode_problem
 
 try:
     import yaml

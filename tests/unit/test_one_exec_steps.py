@@ -1,0 +1,140 @@
+"""The one-exec helpers: nested-check's `steps` (several checks, one JSON line each) and the
+concourse role's job file installer (contents, owners, modes compared; nothing written in check mode)."""
+
+import getpass
+import grp
+import importlib.machinery
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+INSTALLER = ROOT / "roles" / "concourse" / "files" / "install-job-files.py"
+
+
+def load_nested_check():
+    loader = importlib.machinery.SourceFileLoader(
+        "nested_check_steps", str(ROOT / "warden-cpi-containerd" / "nested-check")
+    )
+    spec = importlib.util.spec_from_loader("nested_check_steps", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def test_steps_stop_after_a_failed_step_unless_it_continues_on_failure(tmp_path):
+    nested_check = load_nested_check()
+    clean, dirty = tmp_path / "clean.log", tmp_path / "dirty.log"
+    clean.write_text("all good\n")
+    dirty.write_text("mkfs.xfs: error\n")
+    emitted = []
+    passed = nested_check.run_steps(
+        [
+            {"name": "first", "argv": ["scan-logs", str(dirty)], "continue_on_failure": True},
+            {"name": "second", "argv": ["scan-logs", str(clean)]},
+            {"name": "third", "argv": ["scan-logs", str(dirty)]},
+            {"name": "never", "argv": ["scan-logs", str(clean)]},
+        ],
+        emitted.append,
+    )
+    assert not passed
+    assert [(item["step"], item["passed"]) for item in emitted] == [
+        ("first", False),
+        ("second", True),
+        ("third", False),
+    ]
+
+
+def test_steps_set_a_step_environment_only_for_that_step(monkeypatch, tmp_path):
+    nested_check = load_nested_check()
+    monkeypatch.delenv("GARDEN_HOST_KERNEL_WRITES", raising=False)
+    seen = []
+    monkeypatch.setitem(
+        nested_check.ACTIONS,
+        "scan-logs",
+        lambda args: (
+            seen.append(os.environ.get("GARDEN_HOST_KERNEL_WRITES")) or {"check": "x", "passed": True}
+        ),
+    )
+    log = tmp_path / "a.log"
+    log.write_text("")
+    steps = [
+        {"name": "with", "argv": ["scan-logs", str(log)], "env": {"GARDEN_HOST_KERNEL_WRITES": "apply"}},
+        {"name": "without", "argv": ["scan-logs", str(log)]},
+    ]
+    assert nested_check.run_steps(steps, lambda result: None)
+    assert seen == ["apply", None]
+
+
+def test_steps_command_prints_one_json_object_per_step(tmp_path):
+    log = tmp_path / "a.log"
+    log.write_text("fine\n")
+    steps = json.dumps([{"name": "scan_logs", "argv": ["scan-logs", str(log)]}] * 2)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "warden-cpi-containerd" / "nested-check"), "steps", steps],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [json.loads(line)["step"] for line in lines] == ["scan_logs", "scan_logs"]
+
+
+def test_oci_archive_names_the_image_and_carries_the_blobs_as_given(tmp_path):
+    nested_check = load_nested_check()
+    blob = tmp_path / "layer"
+    blob.write_bytes(b"\x1f\x8bcompressed")
+    descriptor = {"mediaType": "m", "digest": "sha256:" + "a" * 64, "size": 2, "annotations": {"n": "r"}}
+    nested_check.write_oci_archive(
+        str(tmp_path / "image.tar"), b"{}", descriptor, {"sha256:" + "b" * 64: str(blob)}
+    )
+    with tarfile.open(tmp_path / "image.tar") as archive:
+        index = json.load(archive.extractfile("index.json"))
+        assert archive.extractfile("blobs/sha256/" + "b" * 64).read() == b"\x1f\x8bcompressed"
+        assert archive.extractfile("blobs/sha256/" + "a" * 64).read() == b"{}"
+    assert index["manifests"] == [descriptor]
+
+
+def install(spec):
+    done = subprocess.run(
+        [sys.executable, "-c", INSTALLER.read_text()],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def test_job_files_installed_once_then_unchanged_and_check_mode_writes_nothing(tmp_path):
+    user, group = getpass.getuser(), grp.getgrgid(os.getgid()).gr_name
+    home = tmp_path / "jobs" / "proxy"
+    spec = {
+        "check": True,
+        "dirs": [{"path": str(home), "owner": user}, {"path": str(home / "config"), "owner": user}],
+        "home": str(home),
+        "file_owner": user,
+        "file_group": group,
+        "files": [{"dest": "config/nginx.conf", "mode": "0640", "src": "nginx.conf.j2", "secret": False}],
+        "contents": ["events {}\n"],
+    }
+    assert install(spec)["files"] == [str(home / "config" / "nginx.conf")]
+    assert not home.exists()
+
+    spec["check"] = False
+    first = install(spec)
+    assert first["dirs"] == [str(home), str(home / "config")]
+    assert (home / "config" / "nginx.conf").read_text() == "events {}\n"
+    assert oct((home / "config" / "nginx.conf").stat().st_mode & 0o7777) == "0o640"
+    assert install(spec) == {"dirs": [], "files": []}
+
+    (home / "config" / "nginx.conf").chmod(0o600)
+    assert install(spec)["files"] == [str(home / "config" / "nginx.conf")]
+    spec["contents"] = ["events { }\n"]
+    assert install(spec)["files"] == [str(home / "config" / "nginx.conf")]
+    assert (home / "config" / "nginx.conf").read_text() == "events { }\n"
