@@ -1,0 +1,48 @@
+# Copyright: (c) 2026, nested-warden developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A digest of input files on the controller, to skip work whose inputs did not change."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+
+from ansible.errors import AnsibleFilterError
+
+
+def _files(path, exclude):
+    if os.path.isdir(path):
+        for root, dirs, names in os.walk(path):
+            dirs.sort()
+            for name in sorted(names):
+                if not any(fnmatch.fnmatch(name, pattern) for pattern in exclude):
+                    yield os.path.join(root, name)
+    else:
+        yield path
+
+
+def files_digest(paths, exclude=("*.pyc",)):
+    """sha256 over the names and contents of the files at paths (directories walked in
+    order); a missing path counts as missing, so creating it changes the digest."""
+    if isinstance(paths, str) or not isinstance(paths, (list, tuple)):
+        raise AnsibleFilterError(f"files_digest: paths must be a list, got {type(paths).__name__}")
+    digest = hashlib.sha256()
+    for path in paths:
+        for name in _files(str(path), exclude):
+            digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
+            try:
+                with open(name, "rb") as handle:
+                    for block in iter(lambda handle=handle: handle.read(1 << 20), b""):
+                        digest.update(block)
+            except FileNotFoundError:
+                digest.update(b"missing\0")
+            except OSError as err:
+                raise AnsibleFilterError(f"files_digest: cannot read {name}: {err.strerror}") from None
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+class FilterModule:
+    def filters(self):
+        return {"files_digest": files_digest}

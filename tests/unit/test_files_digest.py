@@ -1,0 +1,28 @@
+"""The input digest that lets the concourse stage skip an unchanged render."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.nested.warden.plugins.filter.files import files_digest
+
+
+def test_digest_changes_with_content_names_and_new_files_but_not_bytecode(tmp_path):
+    spec = tmp_path / "release" / "jobs" / "registry"
+    spec.mkdir(parents=True)
+    (spec / "spec").write_text("properties: {}\n")
+    manifest = tmp_path / "manifest.yml"
+    manifest.write_text("name: concourse\n")
+    paths = [str(manifest), str(tmp_path / "release"), str(tmp_path / "store.yml")]
+    first = files_digest(paths)
+    assert files_digest(paths) == first
+    (spec / "__init__.pyc").write_bytes(b"\0")
+    assert files_digest(paths) == first
+    (spec / "spec").write_text("properties: {a: 1}\n")
+    second = files_digest(paths)
+    assert second != first
+    (tmp_path / "store.yml").write_text("password: x\n")
+    assert files_digest(paths) != second
+
+
+def test_paths_must_be_a_list():
+    with pytest.raises(AnsibleFilterError, match="must be a list"):
+        files_digest("/etc/hostname")
