@@ -385,6 +385,11 @@ def render_and_check(module, result):
             # (whose callers use no_log) returns it, never a failed deploy.
             result["job_properties"] = job_properties(rendered.manifest, releases)
         if not outcome.ok:
+            if params["state"] == "rendered":
+                # As `bosh interpolate --vars-store` would: the render itself succeeded, and the
+                # caller (the lab applies declared properties only) needs the generated values.
+                save_vars_store(module, result, rendered)
+                result["changed"] = bool(rendered.generated) and not module.check_mode
             lines = "\n".join("- " + problem["message"] for problem in outcome.problems)
             module.fail_json(
                 msg=f"property check failed: {len(outcome.problems)} problem(s) in the rendered manifest; "

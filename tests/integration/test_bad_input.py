@@ -18,6 +18,7 @@ import contextlib
 import importlib
 import io
 import json
+import locale
 import os
 import subprocess
 import sys
@@ -240,6 +241,9 @@ def run_module(name, args, *, check=False):
     basic._ANSIBLE_PROFILE = "legacy"
     module = importlib.import_module(f"ansible_collections.nested.warden.plugins.modules.{name}")
     stdout = io.StringIO()
+    # AnsibleModule switches the process's locale (to C where the environment names none);
+    # restore it so later tests in this process keep their text encoding.
+    saved_locale = locale.setlocale(locale.LC_ALL)
     try:
         with contextlib.redirect_stdout(stdout):
             module.main()
@@ -248,6 +252,7 @@ def run_module(name, args, *, check=False):
     except Exception as err:
         raise UnhandledError(f"{name} raised {type(err).__name__}: {err}") from err
     finally:
+        locale.setlocale(locale.LC_ALL, saved_locale)
         basic._ANSIBLE_ARGS = None
         for name_ in ("_global_warnings", "_global_deprecations"):
             store = getattr(ansible_warnings, name_, None)

@@ -122,7 +122,7 @@ class Case:
 
     def _file(self, name, text):
         path = self.dir / name
-        path.write_text(text)
+        path.write_text(text, encoding="utf-8")
         return str(path)
 
     def _file_input(self, path):
