@@ -239,15 +239,20 @@ def warning_lines(stderr):
     return warnings
 
 
+def _json_output(stdout, command, expected, what, empty):
+    """What `fly COMMAND --json` printed, which must decode to the expected type."""
+    try:
+        document = json.loads(stdout or empty)
+    except ValueError as err:
+        raise FlyError(f"fly {command} --json printed something that is not JSON: {err}") from None
+    if not isinstance(document, expected):
+        raise FlyError(f"fly {command} --json did not print {what}")
+    return document
+
+
 def parse_pipelines(stdout):
     """`fly pipelines --json`: a JSON array of atc.Pipeline."""
-    try:
-        document = json.loads(stdout or "[]")
-    except ValueError as err:
-        raise FlyError(f"fly pipelines --json printed something that is not JSON: {err}") from None
-    if not isinstance(document, list):
-        raise FlyError("fly pipelines --json did not print a list")
-    return document
+    return _json_output(stdout, "pipelines", list, "a list", "[]")
 
 
 def find_pipeline(pipelines, name):
@@ -260,13 +265,7 @@ def find_pipeline(pipelines, name):
 
 def parse_pipeline_config(stdout):
     """`fly get-pipeline --json`: the pipeline's config as a JSON object (no trailing newline)."""
-    try:
-        document = json.loads(stdout or "")
-    except ValueError as err:
-        raise FlyError(f"fly get-pipeline --json printed something that is not JSON: {err}") from None
-    if not isinstance(document, dict):
-        raise FlyError("fly get-pipeline --json did not print an object")
-    return document
+    return _json_output(stdout, "get-pipeline", dict, "an object", "")
 
 
 def find_job(config, name):
