@@ -1,0 +1,83 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, nested-warden developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of the action plugin nested.warden.state_file (it has no module code)."""
+
+DOCUMENTATION = r"""
+---
+module: state_file
+short_description: Write one of the project's own state files on the controller
+description:
+  - Writes O(content) to O(path) on the Ansible controller, in the controller's own process, for the
+    project's bookkeeping (stage results, the report, recorded renders and vars files). It does what
+    M(ansible.builtin.copy) with O(content) and C(delegate_to: localhost) does, without starting a
+    module process, which costs about a second per file.
+  - The file is always written on the controller, whatever host the task runs for.
+  - Missing parent directories are created with O(directory_mode); the file is replaced atomically
+    (a temporary file in the same directory, then a rename), so a reader never sees half a file.
+  - Changed only when the content or the mode differ from what is on disk.
+version_added: "1.1.0"
+author:
+  - nested-warden developers (@nested-warden)
+extends_documentation_fragment:
+  - nested.warden.attributes
+options:
+  path:
+    description:
+      - The file to write, on the controller. A relative path is taken from the current directory;
+        C(~) is expanded.
+    type: path
+    required: true
+  content:
+    description:
+      - What the file holds, as text; written as UTF-8.
+    type: str
+    required: true
+  mode:
+    description:
+      - The file's permissions, as an octal string.
+    type: str
+    default: "0600"
+  directory_mode:
+    description:
+      - The permissions of the parent directories the plugin creates, as an octal string. Existing
+        directories are left as they are.
+    type: str
+    default: "0700"
+attributes:
+  action:
+    support: full
+    description: The work is done by an action plugin on the controller; this file only documents it.
+  check_mode:
+    support: full
+    details:
+      - Writes nothing and says whether it would write.
+  diff_mode:
+    support: full
+    details:
+      - Shows the file's content before and after (hidden by C(no_log), as for any task).
+  platform:
+    platforms: posix
+"""
+
+EXAMPLES = r"""
+- name: Keep the stage's result for later runs
+  nested.warden.state_file:
+    path: "{{ nested_warden_state_dir }}/results/lab.json"
+    content: "{{ lab_result | to_nice_json }}\n"
+    mode: "0600"
+"""
+
+RETURN = r"""
+path:
+  description: The absolute path of the file.
+  returned: always
+  type: str
+  sample: /home/user/nested-warden/.state/lab/results/lab.json
+created_directories:
+  description: The parent directories the plugin created (or would create, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [/home/user/nested-warden/.state/lab/results]
+"""
