@@ -76,7 +76,9 @@ docker exec -i nw-bench-worker curl -sf -K - --cacert /tmp/ca.crt -o /dev/null \
   "https://$registry_ip:5000/v2/warden-cpi-containerd/manifests/bench" <<<"user = \"admin:$password\""
 docker logout "$registry_ip:5000" >/dev/null
 
-# Nested containerd (caps mode, as on this machine), local workload.
+# Nested containerd (caps mode, as on this machine), local workload, then the image pulled
+# through the registry into the nested containerd and run there (nested-check's pull: the same
+# code site.yml runs; credentials and CA on stdin).
 docker volume create nw-bench-containerd >/dev/null
 docker run -d --name nw-bench-nested --network "$net" --init --cap-add ALL --cap-drop SYS_RESOURCE \
   --security-opt seccomp=unconfined --security-opt apparmor=unconfined --device-cgroup-rule 'a *:* rwm' \
@@ -84,3 +86,9 @@ docker run -d --name nw-bench-nested --network "$net" --init --cap-add ALL --cap
 docker exec nw-bench-nested sh -c 'mount -o remount,rw /sys; for m in $(awk "\$3==\"cgroup\"{print \$2}" /proc/mounts); do mount -o remount,bind,rw "$m"; done'
 docker exec nw-bench-nested nested-check containerd >/dev/null
 docker exec nw-bench-nested nested-check workload >/dev/null
+BENCH_PASSWORD=$password python3 -c 'import json, os, sys
+print(json.dumps({"username": "admin", "password": os.environ["BENCH_PASSWORD"], "ca_cert": open(sys.argv[1]).read()}))' \
+  "$work/ca.crt" | docker exec -i nw-bench-nested nested-check steps --auth-stdin /run/auth.json \
+  "[{\"name\": \"pull\", \"argv\": [\"pull\", \"--registry\", \"$registry_ip:5000\", \"--repository\", \"warden-cpi-containerd\",
+     \"--tag\", \"bench\", \"--auth-file\", \"/run/auth.json\"]},
+    {\"name\": \"run\", \"argv\": [\"workload\", \"--no-import\", \"--ref\", \"$image\"]}]" >/dev/null

@@ -35,7 +35,9 @@ def missing_directories(directory):
     missing = []
     while not os.path.isdir(directory):
         if os.path.lexists(directory):
-            raise AnsibleActionFail(f"{directory} exists and is not a directory: move it away or choose another path")
+            raise AnsibleActionFail(
+                f"{directory} exists and is not a directory: move it away or choose another path"
+            )
         missing.append(directory)
         parent = os.path.dirname(directory)
         if parent == directory:
@@ -51,7 +53,9 @@ def read_existing(path):
     except FileNotFoundError:
         return None, None
     if not stat.S_ISREG(info.st_mode):
-        raise AnsibleActionFail(f"{path} exists and is not a regular file: move it away or choose another path")
+        raise AnsibleActionFail(
+            f"{path} exists and is not a regular file: move it away or choose another path"
+        )
     with open(path, "rb") as existing:
         return existing.read(), stat.S_IMODE(info.st_mode)
 
@@ -80,7 +84,7 @@ class ActionModule(ActionBase):
             if not isinstance(self._task.args.get(name, ""), str):
                 # YAML reads 0600 as the number 384: the mode would silently be another one.
                 raise AnsibleActionFail(f"{name} must be a quoted octal string such as '0600', not a number")
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
         path = os.path.abspath(args["path"])
         mode = parse_mode("mode", args["mode"])
         directory_mode = parse_mode("directory_mode", args["directory_mode"])

@@ -213,6 +213,17 @@ def load_ca(ca_path):
         ) from None
 
 
+def load_ca_cert(ca_cert):
+    """Fail early, as a configuration error, when ca_cert is not PEM CA certificate text."""
+    try:
+        ssl.create_default_context(cadata=ca_cert)
+    except (ssl.SSLError, ValueError) as error:
+        raise ConfigurationError(
+            f"ca_cert: cannot load it as PEM CA certificates ({error}); give the text of the CA "
+            "certificate that signed the registry's certificate (-----BEGIN CERTIFICATE----- ...)"
+        ) from None
+
+
 def is_loopback_host(host):
     if host == "localhost":
         return True
@@ -237,14 +248,15 @@ def body_excerpt(body):
     return text[:EXCERPT_LENGTH] + ("..." if len(text) > EXCERPT_LENGTH else "")
 
 
-def classify_network_error(error, url, timeout, ca_path=None):
-    """A RegistryError for an exception raised while connecting to or reading from url."""
+def classify_network_error(error, url, timeout, ca_path=None, ca_option=None):
+    """A RegistryError for an exception raised while connecting to or reading from url; ca_option
+    names the option that gave the CA (default: ca_path, when ca_path is given)."""
     reason = error.reason if isinstance(error, urllib.error.URLError) else error
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     where = f"{parts.hostname}:{port}"
     if isinstance(reason, ssl.SSLError):
-        return _tls_error(reason, where, ca_path)
+        return _tls_error(reason, where, ca_option or (f"ca_path {ca_path}" if ca_path else None))
     if isinstance(reason, ConnectionRefusedError):
         return _refused_error(parts.hostname, port, where)
     if isinstance(reason, socket.gaierror):
@@ -263,21 +275,22 @@ def classify_network_error(error, url, timeout, ca_path=None):
     return RegistryError("unexpected", f"cannot talk to {where} ({url}): {reason}")
 
 
-def _tls_error(reason, where, ca_path):
+def _tls_error(reason, where, ca_option):
     if not isinstance(reason, ssl.SSLCertVerificationError):
         hint = ""
         if "WRONG_VERSION_NUMBER" in str(reason) or "record layer failure" in str(reason):
             hint = "; the server may speak plain HTTP: try http:// in url"
         return RegistryError("tls", f"TLS handshake with {where} failed ({reason}){hint}")
     detail = reason.verify_message or str(reason)
-    if ca_path:
+    if ca_option:
         fix = (
-            f"ca_path {ca_path} does not verify it: point ca_path at the CA that signed the registry's "
-            "certificate, and make sure the certificate names the host used in url"
+            f"{ca_option} does not verify it: give in {ca_option.split()[0]} the CA that signed the "
+            "registry's certificate, and make sure the certificate names the host used in url"
         )
     else:
         fix = (
-            "set ca_path to the CA certificate (PEM) that signed the registry's certificate, "
+            "set ca_path (a file) or ca_cert (its text) to the CA certificate (PEM) that signed the "
+            "registry's certificate, "
             "or validate_certs: false to skip verification (only for throwaway labs)"
         )
     return RegistryError("tls", f"TLS certificate of {where} could not be verified ({detail}): {fix}")
@@ -335,6 +348,7 @@ class RegistryClient:
         password=None,
         validate_certs=True,
         ca_path=None,
+        ca_cert=None,
         timeout=10,
         use_proxy=True,
     ):
@@ -343,9 +357,13 @@ class RegistryClient:
         self.password = password
         self.validate_certs = validate_certs
         self.ca_path = ca_path
+        self.ca_cert = ca_cert
         self.timeout = timeout
+        self.use_proxy = use_proxy
         if ca_path:
             load_ca(ca_path)
+        if ca_cert:
+            load_ca_cert(ca_cert)
         self.auth = "none"
         self.ping_status = None
         self._tls_context = None
@@ -582,8 +600,26 @@ class RegistryClient:
                 self._plain_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # never used for http://
             return self._plain_context
         if self._tls_context is None:
-            self._tls_context = make_context(cafile=self.ca_path, validate_certs=self.validate_certs)
+            if self.ca_cert:
+                # Only this CA, as with ca_path (make_context would add the system's CAs to cadata).
+                self._tls_context = ssl.create_default_context(cadata=self.ca_cert)
+                if not self.validate_certs:
+                    self._tls_context.check_hostname = False
+                    self._tls_context.verify_mode = ssl.CERT_NONE
+            else:
+                self._tls_context = make_context(cafile=self.ca_path, validate_certs=self.validate_certs)
         return self._tls_context
+
+    def without_credentials(self):
+        """The same client (URL, TLS, timeout, proxy) asking without credentials."""
+        return RegistryClient(
+            self.base_url,
+            validate_certs=self.validate_certs,
+            ca_path=self.ca_path,
+            ca_cert=self.ca_cert,
+            timeout=self.timeout,
+            use_proxy=self.use_proxy,
+        )
 
     def _open(self, method, url, headers):
         context = self._context(url)
@@ -595,7 +631,9 @@ class RegistryClient:
         except urllib.error.HTTPError as error:
             return Response(error.code, error.headers, _read_error_body(error), url)
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
-            raise classify_network_error(error, url, self.timeout, self.ca_path) from None
+            raise classify_network_error(
+                error, url, self.timeout, self.ca_path, "ca_cert" if self.ca_cert else None
+            ) from None
         except ValueError as error:  # a URL the registry sent (a token realm, a Link) that cannot be used
             raise RegistryError("unexpected", f"cannot request {url}: {error}") from None
 
@@ -607,11 +645,26 @@ def _read_error_body(error):
         return b""
 
 
-def check_registry(client, *, catalog=False, page_size=100, repository=None, tag=None):
+def anonymous_access(client):
+    """Whether the registry refuses GET /v2/ without credentials: {refused, status, error}."""
+    anonymous = client.without_credentials()
+    try:
+        anonymous.ping()
+    except RegistryError as error:
+        return {
+            "refused": error.kind == "unauthorized",
+            "status": anonymous.ping_status,
+            "error": error.as_dict(),
+        }
+    return {"refused": False, "status": anonymous.ping_status, "error": None}
+
+
+def check_registry(client, *, catalog=False, page_size=100, repository=None, tag=None, anonymous=False):
     """Run the requested checks; never raises RegistryError, reports it under 'error' instead.
 
     reachable means GET /v2/ answered 200 with the given credentials; facts gathered before a
-    failure stay in the result.
+    failure stay in the result. With anonymous, 'anonymous' says whether the registry refuses a
+    request without credentials (asked once the registry was reachable).
     """
     facts = {
         "url": client.base_url,
@@ -638,6 +691,8 @@ def check_registry(client, *, catalog=False, page_size=100, repository=None, tag
                 raise
     except RegistryError as error:
         facts["error"] = error.as_dict()
+    if anonymous and facts["reachable"]:
+        facts["anonymous"] = anonymous_access(client)
     facts["status"] = client.ping_status
     # Without any HTTP answer nothing is known about the registry's authentication.
     facts["auth"] = client.auth if client.ping_status is not None else None

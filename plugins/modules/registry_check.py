@@ -45,14 +45,23 @@ options:
   validate_certs:
     description:
       - Verify the registry's TLS certificate.
-      - Set V(false) only for throwaway labs; prefer O(ca_path).
+      - Set V(false) only for throwaway labs; prefer O(ca_path) or O(ca_cert).
     type: bool
     default: true
   ca_path:
     description:
       - PEM file with the CA certificate(s) that signed the registry's certificate.
       - When set, only these CAs are trusted.
+      - Mutually exclusive with O(ca_cert).
     type: path
+  ca_cert:
+    description:
+      - The text (PEM) of the CA certificate(s) that signed the registry's certificate, for a CA
+        that is not in a file on the host where the module runs (for example from a BOSH vars store).
+      - When set, only these CAs are trusted.
+      - Mutually exclusive with O(ca_path).
+    type: str
+    version_added: "1.1.0"
   timeout:
     description:
       - Seconds to wait for a connection or an answer, per request; more than 0, at most 86400.
@@ -90,6 +99,14 @@ options:
       - A tag matches C([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}) (at most 128 characters); a digest is
         C(sha256:) with 64, C(sha384:) with 96 or C(sha512:) with 128 lower-case hex digits.
     type: str
+  check_anonymous:
+    description:
+      - Also ask C(GET /v2/) without credentials, once the registry answered, and report in
+        RV(anonymous) whether it refuses that request, as a registry with authentication must.
+      - Saves a second task (and a second module run) to prove that the registry is not open.
+    type: bool
+    default: false
+    version_added: "1.1.0"
   listen_port:
     description:
       - TCP port whose listening sockets to report from the host where the module runs.
@@ -230,6 +247,24 @@ error:
       description: What went wrong, where, and how to fix it.
       type: str
       sample: "connection to 10.0.0.5:5000 refused: ..."
+anonymous:
+  description: Whether the registry refuses C(GET /v2/) without credentials.
+  returned: when check_anonymous is true and the registry was reachable
+  type: dict
+  version_added: "1.1.0"
+  contains:
+    refused:
+      description: True when the registry answered 401 (it asks for credentials).
+      type: bool
+      sample: true
+    status:
+      description: The HTTP status of the answer, if any.
+      type: int
+      sample: 401
+    error:
+      description: Why the request without credentials failed (RV(error) shape), or null when it succeeded.
+      type: dict
+      sample: {kind: unauthorized, message: "..."}
 listen:
   description: The listening TCP sockets of O(listen_port) on the host where the module ran.
   returned: when listen_port is set
@@ -275,6 +310,8 @@ def argument_spec():
         "password": {"type": "str", "no_log": True},
         "validate_certs": {"type": "bool", "default": True},
         "ca_path": {"type": "path"},
+        "ca_cert": {"type": "str"},
+        "check_anonymous": {"type": "bool", "default": False},
         "timeout": {"type": "float", "default": 10},
         "use_proxy": {"type": "bool", "default": True},
         "catalog": {"type": "bool", "default": False},
@@ -318,7 +355,8 @@ def main():
         required_one_of=[("url", "listen_port")],
         required_together=[("username", "password")],
         required_by={"repository": "url", "tag": "repository"},
-        required_if=[("catalog", True, ("url",))],
+        required_if=[("catalog", True, ("url",)), ("check_anonymous", True, ("url",))],
+        mutually_exclusive=[("ca_path", "ca_cert")],
         supports_check_mode=True,
     )
     params = module.params
@@ -333,6 +371,7 @@ def main():
                 password=params["password"],
                 validate_certs=params["validate_certs"],
                 ca_path=params["ca_path"],
+                ca_cert=params["ca_cert"],
                 timeout=params["timeout"],
                 use_proxy=params["use_proxy"],
             )
@@ -355,6 +394,7 @@ def main():
             page_size=params["page_size"],
             repository=params["repository"],
             tag=params["tag"],
+            anonymous=params["check_anonymous"],
         )
         result.update(checked)
         # Asked together (on the registry host), the socket report explains the refusal.

@@ -10,7 +10,7 @@ short_description: Write one of the project's own state files on the controller
 description:
   - Writes O(content) to O(path) on the Ansible controller, in the controller's own process, for the
     project's bookkeeping (stage results, the report, recorded renders and vars files). It does what
-    M(ansible.builtin.copy) with O(content) and C(delegate_to: localhost) does, without starting a
+    M(ansible.builtin.copy) with O(content), delegated to C(localhost), does, without starting a
     module process, which costs about a second per file.
   - The file is always written on the controller, whatever host the task runs for.
   - Missing parent directories are created with O(directory_mode); the file is replaced atomically
@@ -57,6 +57,7 @@ attributes:
     details:
       - Shows the file's content before and after (hidden by C(no_log), as for any task).
   platform:
+    support: full
     platforms: posix
 """
 

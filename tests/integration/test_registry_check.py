@@ -286,6 +286,56 @@ def test_ca_that_did_not_sign_the_certificate_is_a_tls_error_naming_that_ca(tls_
     assert f"ca_path {other.ca_cert} does not verify it" in result["error"]["message"]
 
 
+def test_https_with_the_ca_given_as_text_in_ca_cert_passes(tls_registry):
+    result = check(tls_registry, ca_cert=tls_registry.pki.ca_cert.read_text())
+    assert result["reachable"] is True
+    assert result["auth"] == "basic"
+
+
+def test_ca_cert_that_did_not_sign_the_certificate_is_a_tls_error_naming_ca_cert(tls_registry, tmp_path):
+    other = Pki(tmp_path / "other")
+    result = check(tls_registry, ca_cert=other.ca_cert.read_text(), probe=True)
+    assert result["error"]["kind"] == "tls"
+    assert "ca_cert does not verify it" in result["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("ca_cert", "complaint"),
+    [
+        ("not a certificate", "ca_cert: cannot load it as PEM CA certificates"),
+        ("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "ca_cert: cannot load it"),
+    ],
+)
+def test_ca_cert_that_is_not_a_pem_certificate_fails_before_any_request(tls_registry, ca_cert, complaint):
+    result = check(tls_registry, ca_cert=ca_cert, probe=True)
+    assert result["failed"] is True
+    assert complaint in result["msg"]
+    assert "Traceback" not in json.dumps(result)
+
+
+def test_ca_path_and_ca_cert_together_are_refused(tls_registry):
+    result = check(tls_registry, ca_path=str(tls_registry.pki.ca_cert), ca_cert="x", probe=True)
+    assert result["failed"] is True
+    assert "mutually exclusive" in result["msg"]
+
+
+def test_check_anonymous_says_a_registry_with_authentication_refuses_requests_without_credentials(
+    tls_registry,
+):
+    result = check(tls_registry, ca_cert=tls_registry.pki.ca_cert.read_text(), check_anonymous=True)
+    assert result["reachable"] is True
+    assert result["anonymous"]["refused"] is True
+    assert result["anonymous"]["status"] == 401
+    assert result["anonymous"]["error"]["kind"] == "unauthorized"
+
+
+def test_check_anonymous_says_an_open_registry_answers_without_credentials(tmp_path):
+    with Registry(tmp_path / "open") as registry:
+        result = run_module({"url": registry.url, "check_anonymous": True})
+    assert result["reachable"] is True
+    assert result["anonymous"] == {"refused": False, "status": 200, "error": None}
+
+
 def test_https_url_for_a_plain_http_registry_is_a_tls_error_suggesting_http(basic_registry):
     registry, _ = basic_registry
     result = run_module({"url": f"https://{registry.address}", "probe": True})

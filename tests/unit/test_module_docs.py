@@ -47,6 +47,7 @@ RETURNED = {
         "catalog",
         "tags",
         "manifest",
+        "anonymous",
     },
 }
 by_name = pytest.mark.parametrize("name", sorted(MODULES))

@@ -1,8 +1,6 @@
-"""The one-exec helpers: nested-check's `steps` (several checks, one JSON line each) and the
-concourse role's job file installer (contents, owners, modes compared; nothing written in check mode)."""
+"""The one-exec helper nested-check `steps` (several checks, one JSON line each); the concourse
+role's lab job helper is tested in test_lab_job.py."""
 
-import getpass
-import grp
 import importlib.machinery
 import importlib.util
 import json
@@ -13,7 +11,7 @@ import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-INSTALLER = ROOT / "roles" / "concourse" / "files" / "install-job-files.py"
+INSTALLER = ROOT / "roles" / "concourse" / "files" / "lab-job.py"
 
 
 def load_nested_check():
@@ -98,43 +96,3 @@ def test_oci_archive_names_the_image_and_carries_the_blobs_as_given(tmp_path):
         assert archive.extractfile("blobs/sha256/" + "b" * 64).read() == b"\x1f\x8bcompressed"
         assert archive.extractfile("blobs/sha256/" + "a" * 64).read() == b"{}"
     assert index["manifests"] == [descriptor]
-
-
-def install(spec):
-    done = subprocess.run(
-        [sys.executable, "-c", INSTALLER.read_text()],
-        input=json.dumps(spec),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(done.stdout)
-
-
-def test_job_files_installed_once_then_unchanged_and_check_mode_writes_nothing(tmp_path):
-    user, group = getpass.getuser(), grp.getgrgid(os.getgid()).gr_name
-    home = tmp_path / "jobs" / "proxy"
-    spec = {
-        "check": True,
-        "dirs": [{"path": str(home), "owner": user}, {"path": str(home / "config"), "owner": user}],
-        "home": str(home),
-        "file_owner": user,
-        "file_group": group,
-        "files": [{"dest": "config/nginx.conf", "mode": "0640", "src": "nginx.conf.j2", "secret": False}],
-        "contents": ["events {}\n"],
-    }
-    assert install(spec)["files"] == [str(home / "config" / "nginx.conf")]
-    assert not home.exists()
-
-    spec["check"] = False
-    first = install(spec)
-    assert first["dirs"] == [str(home), str(home / "config")]
-    assert (home / "config" / "nginx.conf").read_text() == "events {}\n"
-    assert oct((home / "config" / "nginx.conf").stat().st_mode & 0o7777) == "0o640"
-    assert install(spec) == {"dirs": [], "files": []}
-
-    (home / "config" / "nginx.conf").chmod(0o600)
-    assert install(spec)["files"] == [str(home / "config" / "nginx.conf")]
-    spec["contents"] = ["events { }\n"]
-    assert install(spec)["files"] == [str(home / "config" / "nginx.conf")]
-    assert (home / "config" / "nginx.conf").read_text() == "events { }\n"
