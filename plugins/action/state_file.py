@@ -7,6 +7,7 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Mapping
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes, to_text
@@ -28,6 +29,19 @@ def parse_mode(name, value):
             f"{name} must be an octal string such as '0600' (quote it in YAML), not {value!r}"
         )
     return int(value, 8)
+
+
+def kind_of(value):
+    """A YAML-ish name for a value's type (Ansible wraps dicts and lists in its own types)."""
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number" if isinstance(value, (int, float)) else type(value).__name__
 
 
 def missing_directories(directory):
@@ -84,7 +98,15 @@ class ActionModule(ActionBase):
             if not isinstance(self._task.args.get(name, ""), str):
                 # YAML reads 0600 as the number 384: the mode would silently be another one.
                 raise AnsibleActionFail(f"{name} must be a quoted octal string such as '0600', not a number")
+        if "content" in self._task.args and not isinstance(self._task.args["content"], str):
+            # The argument spec would write a dict as its Python repr, and null as nothing.
+            raise AnsibleActionFail(
+                f"content must be text, not {kind_of(self._task.args['content'])}: "
+                "pipe data through to_json or to_nice_yaml"
+            )
         args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
+        if not args["path"]:
+            raise AnsibleActionFail("path must not be empty: give the file to write")
         path = os.path.abspath(args["path"])
         mode = parse_mode("mode", args["mode"])
         directory_mode = parse_mode("directory_mode", args["directory_mode"])
@@ -95,7 +117,10 @@ class ActionModule(ActionBase):
             changed = before != data or before_mode != mode
             if changed and not self._task.check_mode:
                 for directory in created:
-                    os.mkdir(directory, directory_mode)
+                    try:
+                        os.mkdir(directory, directory_mode)
+                    except FileExistsError:  # made meanwhile, by this task for another host
+                        continue
                     os.chmod(directory, directory_mode)  # mkdir's mode is filtered by the umask
                 write_atomically(path, data, mode)
         except OSError as error:

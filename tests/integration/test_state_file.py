@@ -252,6 +252,13 @@ ERROR_CASES = {
     "mode that is not octal": ("mode: u=rw", "{dir}/symbolic/file.txt", "mode must be an octal string"),
     "parent is a regular file": ("", "{dir}/plain-file/file.txt", "plain-file exists and is not a directory"),
     "path is a directory": ("", "{dir}/a-directory", "a-directory exists and is not a regular file"),
+    "content that is data, not text": (
+        "content: {a: 1}",
+        "{dir}/data/file.txt",
+        "content must be text, not a mapping: pipe data through to_json",
+    ),
+    "content that is null": ("content: null", "{dir}/null/file.txt", "content must be text, not null"),
+    "empty path": ("", "", "path must not be empty"),
     "unknown option": (
         "owner: root",
         "{dir}/unknown/file.txt",
@@ -271,7 +278,7 @@ def error_run(tmp_path_factory):
         f"    - name: {json.dumps(name)}\n"
         f"      nested.warden.state_file:\n"
         f"        path: {json.dumps(path.format(dir=directory))}\n"
-        f'        content: "content\\n"\n'
+        + ("" if extra.startswith("content:") else '        content: "content\\n"\n')
         + (f"        {extra}\n" if extra else "")
         + "      ignore_errors: true\n"
         for name, (extra, path, _) in ERROR_CASES.items()
@@ -297,6 +304,8 @@ def test_errors_are_one_clean_line_and_change_nothing(error_run, case):
         assert (directory / "plain-file").read_text(encoding="utf-8") == "a file, not a directory\n"
     elif case == "path is a directory":
         assert sorted(os.listdir(target)) == ["inside.txt"]
+    elif case == "empty path":
+        assert not (Path.cwd() / "content").exists()
     else:
         assert not target.parent.exists()
     assert proc.returncode == 0, proc.stdout  # every case is ignored: the play itself ends well
