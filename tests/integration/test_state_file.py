@@ -34,6 +34,8 @@ def run_playbook(directory, playbook, *options, callback="ansible.posix.json"):
     argv = [str(VENV_BIN / "ansible-playbook"), str(path), "-i", "localhost,", "-c", "local"]
     argv += ["-e", f"ansible_python_interpreter={sys.executable}", *options]
     environ = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK=callback)
+    # Only the one callback: another (make test enables profile_tasks) would print into the JSON.
+    environ.pop("ANSIBLE_CALLBACKS_ENABLED", None)
     environ["PATH"] = os.pathsep.join([str(VENV_BIN), environ.get("PATH", "")])
     proc = subprocess.run(
         argv,
