@@ -29,10 +29,13 @@ class MissingAccount(Exception):
     """The owner or group does not exist (yet: check mode does not create the user)."""
 
 
-def ids(owner, group):
+def ids(owner, group, check):
+    """(uid, gid); None in check mode when the account is only predicted (so is what it owns)."""
     try:
         return pwd.getpwnam(owner).pw_uid, grp.getgrnam(group).gr_gid
     except KeyError as error:
+        if check:
+            return None
         raise MissingAccount(f"no user {owner} or group {group} on this host") from error
 
 
@@ -64,12 +67,10 @@ def ensure_user(user, check):
 
 
 def install_dir(entry, group, check):
-    try:
-        uid, gid, mode = *ids(entry["owner"], group), int(entry.get("mode", "0750"), 8)
-    except MissingAccount:
-        if check:  # the user is only predicted: so is the directory
-            return True
-        raise
+    owner = ids(entry["owner"], group, check)
+    if owner is None:
+        return True
+    (uid, gid), mode = owner, int(entry.get("mode", "0750"), 8)
     try:
         found = os.stat(entry["path"])
     except FileNotFoundError:
@@ -87,12 +88,10 @@ def install_dir(entry, group, check):
 
 
 def install_file(entry, content, check):
-    try:
-        uid, gid, mode = *ids(entry["owner"], entry["group"]), int(entry["mode"], 8)
-    except MissingAccount:
-        if check:
-            return True
-        raise
+    owner = ids(entry["owner"], entry["group"], check)
+    if owner is None:
+        return True
+    (uid, gid), mode = owner, int(entry["mode"], 8)
     data = content.encode()
     try:
         found = os.stat(entry["path"])
