@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, nested-warden developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""nested.warden.state_file: write one of the project's state files on the controller, in-process
+"""nested.warden.state_file: write one of the project's files on the controller, in-process
 (see plugins/modules/state_file.py for the documentation)."""
 
 import os

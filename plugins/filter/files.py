@@ -22,15 +22,17 @@ def _files(path, exclude):
         yield path
 
 
-def files_digest(paths, exclude=("*.pyc",)):
+def files_digest(paths, exclude=("*.pyc",), relative_to=None):
     """sha256 over the names and contents of the files at paths (directories walked in
-    order); a missing path counts as missing, so creating it changes the digest."""
+    order); a missing path counts as missing, so creating it changes the digest. With
+    relative_to, names count relative to that directory (a moved tree keeps its digest)."""
     if isinstance(paths, str) or not isinstance(paths, (list, tuple)):
         raise AnsibleFilterError(f"files_digest: paths must be a list, got {type(paths).__name__}")
     digest = hashlib.sha256()
     for path in paths:
         for name in _files(str(path), exclude):
-            digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
+            counted = os.path.relpath(name, relative_to) if relative_to else name
+            digest.update(counted.encode("utf-8", "surrogateescape") + b"\0")
             try:
                 with open(name, "rb") as handle:
                     for block in iter(lambda handle=handle: handle.read(1 << 20), b""):

@@ -6,12 +6,13 @@
 DOCUMENTATION = r"""
 ---
 module: state_file
-short_description: Write one of the project's own state files on the controller
+short_description: Write one of the project's own files on the controller
 description:
   - Writes O(content) to O(path) on the Ansible controller, in the controller's own process, for the
-    project's bookkeeping (stage results, the report, recorded renders and vars files). It does what
-    M(ansible.builtin.copy) with O(content), delegated to C(localhost), does, without starting a
-    module process, which costs about a second per file.
+    files the project keeps there (its bookkeeping, such as stage results, the report, recorded
+    renders and vars files; and the registry CA the controller's Docker engine trusts). It does
+    what M(ansible.builtin.copy) with O(content), delegated to C(localhost), does, without starting
+    a module process, which costs about a second per file.
   - The file is always written on the controller, whatever host the task runs for.
   - Missing parent directories are created with O(directory_mode); the file is replaced atomically
     (a temporary file in the same directory, then a rename), so a reader never sees half a file.

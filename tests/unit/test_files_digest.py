@@ -26,3 +26,14 @@ def test_digest_changes_with_content_names_and_new_files_but_not_bytecode(tmp_pa
 def test_paths_must_be_a_list():
     with pytest.raises(AnsibleFilterError, match="must be a list"):
         files_digest("/etc/hostname")
+
+
+def test_relative_names_keep_the_digest_of_a_moved_tree_but_not_of_a_renamed_file(tmp_path):
+    for place in ("a", "b"):
+        (tmp_path / place / "sub").mkdir(parents=True)
+        (tmp_path / place / "sub" / "Dockerfile").write_text("FROM scratch\n")
+    here, there = str(tmp_path / "a"), str(tmp_path / "b")
+    assert files_digest([here], relative_to=here) == files_digest([there], relative_to=there)
+    assert files_digest([here]) != files_digest([there])
+    (tmp_path / "b" / "sub" / "Dockerfile").rename(tmp_path / "b" / "sub" / "Containerfile")
+    assert files_digest([here], relative_to=here) != files_digest([there], relative_to=there)

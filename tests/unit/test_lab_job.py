@@ -1,6 +1,7 @@
 """The concourse role's lab job helper (roles/concourse/files/lab-job.py), run as the role runs it
-(python3 -c with the spec on stdin): files installed once then unchanged, a job started once and
-restarted only when a file changed, check mode only reports, absent stops and removes."""
+(python3 -c with the jobs on stdin): files installed once then unchanged, a job started once and
+restarted only when a file changed, check mode only reports, absent stops and removes, several
+jobs in one call in order, and a failing job named with the ones before it left done."""
 
 import getpass
 import grp
@@ -18,10 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 LAB_JOB = ROOT / "roles" / "concourse" / "files" / "lab-job.py"
 
 
-def lab_job(spec, *, expect_failure=False):
+def lab_jobs(jobs, *, check=False, expect_failure=False):
+    """The whole answer of one call for these job specs."""
     done = subprocess.run(
         [sys.executable, "-c", LAB_JOB.read_text()],
-        input=json.dumps(spec),
+        input=json.dumps({"check": check, "jobs": jobs}),
         capture_output=True,
         text=True,
         check=False,
@@ -33,6 +35,14 @@ def lab_job(spec, *, expect_failure=False):
     return json.loads(done.stdout)
 
 
+def lab_job(spec, *, check=False, expect_failure=False):
+    """One job's answer (or the error), with the call's overall changed flag in it."""
+    answer = lab_jobs([spec], check=check, expect_failure=expect_failure)
+    if expect_failure:
+        return answer
+    return {**answer["jobs"][spec["name"]], "changed": answer["changed"]}
+
+
 @pytest.fixture
 def job(tmp_path):
     """A job whose program is a sleep started with start-stop-daemon-like argv in plain sh."""
@@ -41,7 +51,7 @@ def job(tmp_path):
     pidfile.parent.mkdir()
     starts = tmp_path / "starts"
     spec = {
-        "check": False,
+        "name": "proxy",
         "state": "present",
         "home": str(home),
         "pidfile": str(pidfile),
@@ -60,10 +70,9 @@ def job(tmp_path):
 
 
 def test_check_mode_reports_and_changes_nothing(job):
-    job.spec["check"] = True
-    result = lab_job(job.spec)
+    result = lab_job(job.spec, check=True)
     assert result["files"] == [str(job.home / "config" / "nginx.conf")]
-    assert result["started"] is True
+    assert result["started"] is True and result["changed"] is True
     assert not job.home.exists() and not job.pidfile.exists() and not job.starts.exists()
 
 
@@ -74,7 +83,7 @@ def test_installed_and_started_once_then_unchanged(job):
     assert (job.home / "config" / "nginx.conf").read_text() == "events {}\n"
     assert oct((job.home / "config" / "nginx.conf").stat().st_mode & 0o7777) == "0o640"
     second = lab_job(job.spec)
-    assert second["running"] is True
+    assert second["running"] is True and second["changed"] is False
     assert (second["dirs"], second["files"], second["stopped"], second["started"]) == ([], [], False, False)
     assert job.starts.read_text().count("start") == 1
 
@@ -94,7 +103,7 @@ def test_a_mode_change_alone_does_not_restart_the_job(job):
     lab_job(job.spec)
     (job.home / "config").chmod(0o700)
     result = lab_job(job.spec)
-    assert result["dirs"] == [str(job.home / "config")]
+    assert result["dirs"] == [str(job.home / "config")] and result["changed"] is True
     assert result["stopped"] is False and result["started"] is False
 
 
@@ -115,3 +124,35 @@ def test_a_failing_start_fails_with_the_command_output(job):
     job.spec["start"] = ["sh", "-c", "echo cannot bind 0.0.0.0:5000 >&2; exit 3"]
     message = lab_job(job.spec, expect_failure=True)
     assert "starting the job failed (exit 3): cannot bind 0.0.0.0:5000" in message
+
+
+def second_job(job, name, start):
+    """Another job like the fixture's, in its own home, with its own start command."""
+    home = job.home.parent / name
+    return {
+        **job.spec,
+        "name": name,
+        "home": str(home),
+        "pidfile": str(job.pidfile.parent / f"{name}.pid"),
+        "start": start,
+        "dirs": [{"path": str(home), "owner": job.spec["file_owner"]}],
+        "files": [{"dest": "job.conf", "mode": "0640"}],
+        "contents": [f"{name}\n"],
+    }
+
+
+def test_several_jobs_in_one_call_in_order(job):
+    order = job.home.parent.parent / "order"
+    registry = second_job(job, "registry", ["sh", "-c", f"echo registry >> {order}"])
+    job.spec["start"][-1] += f"; echo proxy >> {order}"
+    answer = lab_jobs([registry, job.spec])
+    assert sorted(answer["jobs"]) == ["proxy", "registry"] and answer["changed"] is True
+    assert order.read_text().split() == ["registry", "proxy"]
+    assert (job.home.parent / "registry" / "job.conf").read_text() == "registry\n"
+
+
+def test_a_failing_job_is_named_and_the_jobs_before_it_stay_done(job):
+    failing = second_job(job, "registry", ["sh", "-c", "echo no storage >&2; exit 4"])
+    message = lab_jobs([job.spec, failing], expect_failure=True)
+    assert "lab-job: registry: starting the job failed (exit 4): no storage" in message
+    assert (job.home / "config" / "nginx.conf").read_text() == "events {}\n" and job.pidfile.exists()

@@ -1,18 +1,21 @@
-"""Bring one job of the lab to its state in one exec (run on the lab host by python3 -c), as the
-director and monit would: install and (re)start it, or stop and remove it.
+"""Bring the lab's jobs to their state in one exec (run on the lab host by python3 -c), as the
+director and monit would: install and (re)start each, or stop and remove it.
 
-Reads on stdin: {"check": bool, "state": "present" | "absent", "user": {"name", "shell"} (created
-as a system user without a home when missing, as a stemcell has vcap), "home": DIR, "pidfile":
-PATH, "stop": argv, "start": argv, and for present: "dirs": [{"path", "owner", "mode"}],
-"file_owner": USER, "file_group": GROUP, "files": [{"dest", "mode"}] (dest relative to home),
-"contents": [str, ...] (in the order of files)}. Directories get file_group too.
+Reads on stdin: {"check": bool, "user": {"name", "shell"} (created as a system user without a
+home when missing, as a stemcell has vcap), "jobs": [JOB, ...]} with, per JOB: "name", "state":
+"present" | "absent", "home": DIR, "pidfile": PATH, "stop": argv, "start": argv, and for
+present: "dirs": [{"path", "owner", "mode"}], "file_owner": USER, "file_group": GROUP,
+"files": [{"dest", "mode"}] (dest relative to home), "contents": [str, ...] (in the order of
+files). Directories get file_group too. Jobs are handled in order (a proxy after the registry
+it fronts).
 
 present: creates or corrects what differs (content, mode, owner, group), each file replaced
 atomically; stops a running job whose files changed and starts it when it does not run or its
 files changed. absent: stops the job if it runs and removes home. Nothing is done in check mode;
-the answer says what would be. Prints {"user_created", "dirs", "files" (changed paths),
-"running" (before), "stopped", "started", "removed"}. The contents hold the job's secrets: they
-are never printed. A failed command exits non-zero with its output on stderr.
+the answer says what would be. Prints {"changed", "user_created", "jobs": {NAME: {"dirs", "files"
+(changed paths), "running" (before), "stopped", "started", "removed"}}}. The contents hold the jobs'
+secrets: they are never printed. A failed command exits non-zero with the job's name and the
+command's output on stderr; the jobs before it stay done.
 """
 
 import grp
@@ -29,6 +32,10 @@ class MissingAccount(Exception):
     """The owner or group does not exist (yet: check mode does not create the user)."""
 
 
+class JobFailed(Exception):
+    """A command of the job failed; the message has its exit status and output."""
+
+
 def ids(owner, group, check):
     """(uid, gid); None in check mode when the account is only predicted (so is what it owns)."""
     try:
@@ -42,7 +49,7 @@ def ids(owner, group, check):
 def run(argv, what, ok=(0,)):
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode not in ok:
-        sys.exit(f"lab-job: {what} failed (exit {done.returncode}): {(done.stderr or done.stdout).strip()}")
+        raise JobFailed(f"{what} failed (exit {done.returncode}): {(done.stderr or done.stdout).strip()}")
 
 
 def ensure_user(user, check):
@@ -127,7 +134,7 @@ def job_running(pidfile):
 
 def install(spec, check):
     if len(spec["files"]) != len(spec["contents"]):
-        sys.exit("lab-job: one content per file expected")
+        raise JobFailed("one content per file expected")
     files = [
         {
             "path": os.path.join(spec["home"], entry["dest"]),
@@ -147,24 +154,26 @@ def install(spec, check):
 
 
 def main():
-    try:
-        bring_to_state(json.load(sys.stdin))
-    except MissingAccount as error:
-        sys.exit(f"lab-job: {error}")
-
-
-def bring_to_state(spec):
+    spec = json.load(sys.stdin)
     check = spec["check"]
-    result = {
-        "user_created": False,
-        "dirs": [],
-        "files": [],
-        "stopped": False,
-        "started": False,
-        "removed": False,
-    }
-    if spec.get("user"):
-        result["user_created"] = ensure_user(spec["user"], check)
+    try:
+        result = {"user_created": ensure_user(spec["user"], check) if spec.get("user") else False, "jobs": {}}
+    except JobFailed as error:
+        sys.exit(f"lab-job: {error}")
+    for job in spec["jobs"]:
+        try:
+            result["jobs"][job["name"]] = bring_to_state(job, check)
+        except (MissingAccount, JobFailed) as error:
+            sys.exit(f"lab-job: {job['name']}: {error}")
+    result["changed"] = result["user_created"] or any(
+        done["dirs"] or done["files"] or done["stopped"] or done["started"] or done["removed"]
+        for done in result["jobs"].values()
+    )
+    print(json.dumps(result))
+
+
+def bring_to_state(spec, check):
+    result = {"dirs": [], "files": [], "stopped": False, "started": False, "removed": False}
     result["running"] = job_running(spec["pidfile"])
     if spec.get("state", "present") == "absent":
         result["stopped"] = result["running"]
@@ -184,7 +193,7 @@ def bring_to_state(spec):
                 run(spec["stop"], "stopping the job for its new configuration", ok=(0, 1))
             if result["started"]:
                 run(spec["start"], "starting the job")
-    print(json.dumps(result))
+    return result
 
 
 main()
