@@ -53,6 +53,17 @@ _BARE_VALUE = re.compile(r"[^\s,\"]+")
 _LINK = re.compile(r"<([^>]*)>([^,]*)")
 
 
+def config_digest(body):
+    """The config digest a single image's manifest names; None for a list or index, or a body
+    that is not such a manifest."""
+    try:
+        config = json.loads(body).get("config")
+    except (ValueError, AttributeError):
+        return None
+    digest = config.get("digest") if isinstance(config, dict) else None
+    return digest if isinstance(digest, str) and digest.startswith("sha256:") else None
+
+
 class RegistryError(Exception):
     """A classified failure: kind is one of ERROR_KINDS."""
 
@@ -416,25 +427,27 @@ class RegistryClient:
         )
 
     def manifest(self, repository, reference):
-        """HEAD the manifest: its digest, media type and size, without downloading it."""
+        """GET the manifest (a few KB): its digest, media type, size and, for a single image's
+        manifest, the digest of its config (the image ID an engine with the classic image store
+        gives the image)."""
         path = f"v2/{repository}/manifests/{reference}"
         scope = f"repository:{repository}:pull"
         accept = {"Accept": ", ".join(MANIFEST_MEDIA_TYPES)}
-        response = self._call("HEAD", path, scope, accept)
+        response = self._call("GET", path, scope, accept)
         if response.status == 404:
             raise RegistryError(
                 "not_found", f"tag {reference!r} not found in repository {repository!r} at {self.base_url}"
             )
         self._expect_ok(response)
-        digest = response.header("Docker-Content-Digest")
-        if not digest:
-            # Some registries and proxies omit the header on HEAD: hash the manifest instead.
-            response = self._call("GET", path, scope, accept)
-            self._expect_ok(response)
-            digest = "sha256:" + hashlib.sha256(response.body).hexdigest()
+        # Some registries and proxies omit the header: the digest is the hash of the body.
+        digest = response.header("Docker-Content-Digest") or "sha256:" + hashlib.sha256(response.body).hexdigest()
         media_type = (response.header("Content-Type") or "").split(";")[0].strip() or None
-        length = response.header("Content-Length")
-        return {"digest": digest, "media_type": media_type, "size": int(length) if length else None}
+        return {
+            "digest": digest,
+            "media_type": media_type,
+            "size": len(response.body),
+            "config_digest": config_digest(response.body),
+        }
 
     def _paginate(self, path, key, scope, what):
         url = self._url(path)

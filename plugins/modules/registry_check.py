@@ -94,7 +94,7 @@ options:
     type: str
   tag:
     description:
-      - Tag (or digest such as V(sha256:...)) of O(repository) whose manifest to check with C(HEAD).
+      - Tag (or digest such as V(sha256:...)) of O(repository) whose manifest to fetch (C(GET); a few KB).
       - Accepts Docker v2 and OCI manifests and manifest lists / indexes.
       - A tag matches C([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}) (at most 128 characters); a digest is
         C(sha256:) with 64, C(sha384:) with 96 or C(sha512:) with 128 lower-case hex digits.
@@ -222,7 +222,9 @@ manifest:
   type: dict
   contains:
     digest:
-      description: Content digest, from the C(Docker-Content-Digest) header.
+      description:
+        - Content digest, from the C(Docker-Content-Digest) header (the hash of the manifest when the
+          registry leaves the header out).
       type: str
       sample: sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b
     media_type:
@@ -233,6 +235,14 @@ manifest:
       description: Size of the manifest in bytes.
       type: int
       sample: 528
+    config_digest:
+      description:
+        - Digest of the image config a single image's manifest names (Docker v2 or OCI manifest),
+          which is the image ID a Docker engine with the classic image store gives that image.
+        - V(null) for a manifest list or index.
+      type: str
+      sample: sha256:0e2c5ac7b2c0c4ea2b0f3bbf3fbc2d5d4b7e6f1c8c5d9f2c1e4a8b7d3c2e1f0a
+      version_added: "1.2.0"
 error:
   description: Why the registry could not be checked; null when every check passed.
   returned: when url is set

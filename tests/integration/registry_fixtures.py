@@ -461,6 +461,10 @@ class Skopeo:
         argv = ["skopeo", "inspect", *self._transport_flags(""), self.reference(repository, tag)]
         return json.loads(run(argv).stdout)
 
+    def raw_manifest(self, repository, tag):
+        argv = ["skopeo", "inspect", "--raw", *self._transport_flags(""), self.reference(repository, tag)]
+        return json.loads(run(argv).stdout)
+
     def list_tags(self, repository):
         argv = [
             "skopeo",

@@ -159,6 +159,14 @@ def test_manifest_digest_equals_what_skopeo_inspect_reports(basic_registry, repo
     assert manifest["size"] > 0
 
 
+@pytest.mark.parametrize(("repository", "tag", "media_type"), [(i[0], i[1], i[3]) for i in IMAGES])
+def test_config_digest_is_the_one_the_stored_manifest_names(basic_registry, repository, tag, media_type):
+    registry, skopeo = basic_registry
+    expected = skopeo.raw_manifest(repository, tag).get("config", {}).get("digest")  # none in an index
+    assert check(registry, repository=repository, tag=tag)["manifest"]["config_digest"] == expected
+    assert (expected is None) == (media_type.endswith(("index.v1+json", "list.v2+json")))
+
+
 def test_manifest_can_be_checked_by_digest(basic_registry):
     registry, skopeo = basic_registry
     digest = skopeo.inspect("beta", "latest")["Digest"]

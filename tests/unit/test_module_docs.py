@@ -138,7 +138,7 @@ def test_bosh_credentials_default_to_the_bosh_environment_variables():
 def test_registry_check_return_values_describe_their_parts():
     returned = yaml.safe_load(registry_check.RETURN)
     assert set(returned) == RETURNED["registry_check"] | {"listen"}
-    assert set(returned["manifest"]["contains"]) == {"digest", "media_type", "size"}
+    assert set(returned["manifest"]["contains"]) == {"digest", "media_type", "size", "config_digest"}
     assert set(returned["listen"]["contains"]) == {"port", "listening", "addresses", "loopback_only"}
     assert set(returned["error"]["contains"]) == {"kind", "message"}
 

@@ -400,36 +400,41 @@ def test_unknown_authentication_scheme_is_unauthorized_and_named():
     assert raised.value.kind == "unauthorized"
 
 
-def test_manifest_head_offers_docker_and_oci_manifest_and_index_types():
+def test_manifest_get_offers_docker_and_oci_manifest_and_index_types():
     digest = "sha256:" + "2" * 64
+    index = b'{"schemaVersion": 2, "manifests": [{"digest": "sha256:' + b"3" * 64 + b'"}]}'
     client = ScriptedClient(
-        [
-            (
-                200,
-                [
-                    ("Docker-Content-Digest", digest),
-                    ("Content-Type", MANIFEST_MEDIA_TYPES[3]),
-                    ("Content-Length", "517"),
-                ],
-                b"",
-            )
-        ]
+        [(200, [("Docker-Content-Digest", digest), ("Content-Type", MANIFEST_MEDIA_TYPES[3])], index)]
     )
     assert client.manifest("app", "multi") == {
         "digest": digest,
         "media_type": MANIFEST_MEDIA_TYPES[3],
-        "size": 517,
+        "size": len(index),
+        "config_digest": None,  # an index names no single config
     }
     request = client.sent[0]
-    assert request["method"] == "HEAD"
+    assert request["method"] == "GET"
     assert set(request["headers"]["Accept"].split(", ")) == set(MANIFEST_MEDIA_TYPES)
+
+
+def test_manifest_names_the_config_digest_of_a_single_image():
+    config = "sha256:" + "4" * 64
+    manifest = b'{"schemaVersion": 2, "config": {"digest": "' + config.encode() + b'", "size": 7}, "layers": []}'
+    client = ScriptedClient([ok(manifest, ("Content-Type", MANIFEST_MEDIA_TYPES[0]))])
+    assert client.manifest("app", "1.0")["config_digest"] == config
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"config": "sha256:x"}', b'{"config": {"digest": 7}}'])
+def test_manifest_without_a_config_digest_says_none(body):
+    client = ScriptedClient([ok(body, ("Content-Type", MANIFEST_MEDIA_TYPES[0]))])
+    assert client.manifest("app", "1.0")["config_digest"] is None
 
 
 def test_manifest_without_digest_header_is_hashed_from_its_body():
     manifest = b'{"schemaVersion": 2}'
-    client = ScriptedClient([ok(b""), ok(manifest, ("Content-Type", MANIFEST_MEDIA_TYPES[0]))])
+    client = ScriptedClient([ok(manifest, ("Content-Type", MANIFEST_MEDIA_TYPES[0]))])
     assert client.manifest("app", "1.0")["digest"] == "sha256:" + hashlib.sha256(manifest).hexdigest()
-    assert [request["method"] for request in client.sent] == ["HEAD", "GET"]
+    assert [request["method"] for request in client.sent] == ["GET"]
 
 
 def test_catalog_follows_next_links_until_there_is_none():
