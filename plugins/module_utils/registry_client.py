@@ -440,7 +440,8 @@ class RegistryClient:
             )
         self._expect_ok(response)
         # Some registries and proxies omit the header: the digest is the hash of the body.
-        digest = response.header("Docker-Content-Digest") or "sha256:" + hashlib.sha256(response.body).hexdigest()
+        body_digest = "sha256:" + hashlib.sha256(response.body).hexdigest()
+        digest = response.header("Docker-Content-Digest") or body_digest
         media_type = (response.header("Content-Type") or "").split(";")[0].strip() or None
         return {
             "digest": digest,

@@ -419,12 +419,16 @@ def test_manifest_get_offers_docker_and_oci_manifest_and_index_types():
 
 def test_manifest_names_the_config_digest_of_a_single_image():
     config = "sha256:" + "4" * 64
-    manifest = b'{"schemaVersion": 2, "config": {"digest": "' + config.encode() + b'", "size": 7}, "layers": []}'
+    manifest = json.dumps(
+        {"schemaVersion": 2, "config": {"digest": config, "size": 7}, "layers": []}
+    ).encode()
     client = ScriptedClient([ok(manifest, ("Content-Type", MANIFEST_MEDIA_TYPES[0]))])
     assert client.manifest("app", "1.0")["config_digest"] == config
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"config": "sha256:x"}', b'{"config": {"digest": 7}}'])
+@pytest.mark.parametrize(
+    "body", [b"not json", b"[]", b'{"config": "sha256:x"}', b'{"config": {"digest": 7}}']
+)
 def test_manifest_without_a_config_digest_says_none(body):
     client = ScriptedClient([ok(body, ("Content-Type", MANIFEST_MEDIA_TYPES[0]))])
     assert client.manifest("app", "1.0")["config_digest"] is None
