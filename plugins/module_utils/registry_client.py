@@ -22,8 +22,8 @@ from ansible_collections.nested.warden.plugins.module_utils.listen_sockets impor
 
 ERROR_KINDS = ("refused", "timeout", "dns", "tls", "unauthorized", "not_found", "unexpected")
 
-# HEAD must offer every current format: a registry answers 404 for a manifest whose type the
-# client did not accept (OCI images pushed by skopeo or buildah, for instance).
+# The manifest request must offer every current format: a registry answers 404 for a manifest
+# whose type the client did not accept (OCI images pushed by skopeo or buildah, for instance).
 MANIFEST_MEDIA_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",

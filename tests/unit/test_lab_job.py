@@ -156,3 +156,10 @@ def test_a_failing_job_is_named_and_the_jobs_before_it_stay_done(job):
     message = lab_jobs([job.spec, failing], expect_failure=True)
     assert "lab-job: registry: starting the job failed (exit 4): no storage" in message
     assert (job.home / "config" / "nginx.conf").read_text() == "events {}\n" and job.pidfile.exists()
+
+
+def test_a_disk_error_names_the_job(job, tmp_path):
+    (tmp_path / "blocker").write_text("a file where a directory should be\n")
+    job.spec["dirs"] = [{"path": str(tmp_path / "blocker" / "proxy"), "owner": job.spec["file_owner"]}]
+    message = lab_jobs([job.spec], expect_failure=True)
+    assert message.startswith("lab-job: proxy: NotADirectoryError:") and "Traceback" not in message

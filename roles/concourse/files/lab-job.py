@@ -165,6 +165,8 @@ def main():
             result["jobs"][job["name"]] = bring_to_state(job, check)
         except (MissingAccount, JobFailed) as error:
             sys.exit(f"lab-job: {job['name']}: {error}")
+        except (OSError, KeyError, ValueError) as error:  # a disk or spec problem, named too
+            sys.exit(f"lab-job: {job['name']}: {type(error).__name__}: {error}")
     result["changed"] = result["user_created"] or any(
         done["dirs"] or done["files"] or done["stopped"] or done["started"] or done["removed"]
         for done in result["jobs"].values()
