@@ -1,8 +1,9 @@
 # Copyright: (c) 2026, nested-warden developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Decisions about the registry that the roles need: the endpoint object every later stage
-takes, what the rendered deployment says about the registry, why it cannot be reached, and
-whether a Docker engine may talk plain HTTP to it."""
+takes, what the rendered deployment says about the registry, why it cannot be reached,
+whether a Docker engine may talk plain HTTP to it, and whether a manifest it serves is a given
+image."""
 
 from __future__ import annotations
 
@@ -126,6 +127,19 @@ def insecure_registry_allowed(registry_config, host_port):
     return False
 
 
+def manifest_names_image(manifest, image, name):
+    """Whether the manifest registry_check reported for a tag (None: no manifest) is the local
+    image (docker image inspect) named name: its config digest is the image ID (classic image
+    store), its own digest is (containerd image store), or the engine recorded pushing it
+    (name@digest among the image's RepoDigests)."""
+    if not manifest or not image:
+        return False
+    image_id = image.get("Id")
+    if image_id and image_id in (manifest.get("config_digest"), manifest.get("digest")):
+        return True
+    return f"{name}@{manifest.get('digest')}" in (image.get("RepoDigests") or [])
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -133,4 +147,5 @@ class FilterModule:
             "registry_deployment": registry_deployment,
             "registry_diagnosis": registry_diagnosis,
             "insecure_registry_allowed": insecure_registry_allowed,
+            "manifest_names_image": manifest_names_image,
         }

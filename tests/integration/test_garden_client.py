@@ -4,8 +4,6 @@ against the Garden double serving the protocol recorded from the real gdn
 binaries exists (NESTED_WARDEN_GARDEN_IMAGE, default nested-warden/garden-dev:garden)."""
 
 import argparse
-import importlib.machinery
-import importlib.util
 import json
 import os
 import socket
@@ -25,14 +23,6 @@ DOUBLE = PROJECT / "tests/doubles/garden"
 
 sys.path.insert(0, str(IMAGE_DIR))
 import garden_client  # noqa: E402
-
-
-def load_nested_check():
-    loader = importlib.machinery.SourceFileLoader("nested_check", str(IMAGE_DIR / "nested-check"))
-    spec = importlib.util.spec_from_loader("nested_check", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
 def recorded(path, step):
@@ -174,8 +164,9 @@ def garden_args(address, **overrides):
 
 
 @pytest.fixture
-def nested_check(tmp_path, monkeypatch):
-    module = load_nested_check()
+def nested_check(nested_check, tmp_path, monkeypatch):
+    """conftest's nested_check, its Garden paths in tmp_path and no rootfs to build."""
+    module = nested_check
     monkeypatch.setattr(module, "GARDEN_WORK_DIR", str(tmp_path / "work"))
     monkeypatch.setattr(module, "GARDEN_STATE", str(tmp_path / "state"))
     # The double answers from the recording whatever the rootfs holds; no busybox needed here.

@@ -1,8 +1,6 @@
 """nested-check's small steps: scan-logs --tail (the last lines of each log) and image-stages
 (whether the image carries the BOSH stage), run as the one-exec `steps` runs them."""
 
-import importlib.machinery
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,14 +14,6 @@ NESTED_CHECK = ROOT / "warden-cpi-containerd" / "nested-check"
 START_BOSH = "/usr/local/bin/start-bosh"
 
 
-def load_nested_check():
-    loader = importlib.machinery.SourceFileLoader("nested_check_small_steps", str(NESTED_CHECK))
-    spec = importlib.util.spec_from_loader("nested_check_small_steps", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
 def run_one(nested_check, argv):
     emitted = []
     passed = nested_check.run_steps([{"name": "step", "argv": argv}], emitted.append)
@@ -34,14 +24,14 @@ def run_one(nested_check, argv):
 # -- scan-logs --tail ---------------------------------------------------------------------------------
 
 
-def test_scan_logs_tail_returns_the_last_lines_of_each_file_and_still_scans_all_of_it(tmp_path):
+def test_scan_logs_tail_returns_the_last_lines_of_each_file_and_still_scans_all_of_it(nested_check, tmp_path):
     long_log, short_log, missing = tmp_path / "long.log", tmp_path / "short.log", tmp_path / "missing.log"
     long_log.write_text(
         "mkfs.xfs: error on line 1\n" + "".join(f"line {n}\n" for n in range(2, 51)), encoding="utf-8"
     )
     short_log.write_text("only\ntwo\n", encoding="utf-8")
     passed, result = run_one(
-        load_nested_check(), ["scan-logs", str(long_log), str(short_log), str(missing), "--tail", "3"]
+        nested_check, ["scan-logs", str(long_log), str(short_log), str(missing), "--tail", "3"]
     )
     assert result["tails"] == {
         str(long_log): ["line 48", "line 49", "line 50"],
@@ -53,10 +43,10 @@ def test_scan_logs_tail_returns_the_last_lines_of_each_file_and_still_scans_all_
     assert [(f["file"], f["line"]) for f in result["findings"]] == [(str(long_log), 1)]
 
 
-def test_scan_logs_without_tail_returns_no_tails(tmp_path):
+def test_scan_logs_without_tail_returns_no_tails(nested_check, tmp_path):
     log = tmp_path / "clean.log"
     log.write_text("all good\n", encoding="utf-8")
-    passed, result = run_one(load_nested_check(), ["scan-logs", str(log)])
+    passed, result = run_one(nested_check, ["scan-logs", str(log)])
     assert passed is True
     assert "tails" not in result
     assert result["findings"] == []
@@ -84,9 +74,8 @@ def test_scan_logs_tail_on_the_command_line_prints_it_as_json(tmp_path):
     ids=["executable", "not-executable", "absent"],
 )
 def test_image_stages_reports_the_bosh_stage_only_when_start_bosh_is_executable(
-    monkeypatch, tmp_path, present, mode, bosh
+    nested_check, monkeypatch, tmp_path, *, present, mode, bosh
 ):
-    nested_check = load_nested_check()
     start_bosh = tmp_path / "start-bosh"
     if present:
         start_bosh.write_text("#!/bin/sh\n", encoding="utf-8")

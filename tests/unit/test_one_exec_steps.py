@@ -1,8 +1,6 @@
 """The one-exec helper nested-check `steps` (several checks, one JSON line each); the concourse
 role's lab job helper is tested in test_lab_job.py."""
 
-import importlib.machinery
-import importlib.util
 import json
 import os
 import subprocess
@@ -11,21 +9,9 @@ import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-INSTALLER = ROOT / "roles" / "concourse" / "files" / "lab-job.py"
 
 
-def load_nested_check():
-    loader = importlib.machinery.SourceFileLoader(
-        "nested_check_steps", str(ROOT / "warden-cpi-containerd" / "nested-check")
-    )
-    spec = importlib.util.spec_from_loader("nested_check_steps", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-def test_steps_stop_after_a_failed_step_unless_it_continues_on_failure(tmp_path):
-    nested_check = load_nested_check()
+def test_steps_stop_after_a_failed_step_unless_it_continues_on_failure(nested_check, tmp_path):
     clean, dirty = tmp_path / "clean.log", tmp_path / "dirty.log"
     clean.write_text("all good\n")
     dirty.write_text("mkfs.xfs: error\n")
@@ -47,8 +33,7 @@ def test_steps_stop_after_a_failed_step_unless_it_continues_on_failure(tmp_path)
     ]
 
 
-def test_steps_set_a_step_environment_only_for_that_step(monkeypatch, tmp_path):
-    nested_check = load_nested_check()
+def test_steps_set_a_step_environment_only_for_that_step(nested_check, monkeypatch, tmp_path):
     monkeypatch.delenv("GARDEN_HOST_KERNEL_WRITES", raising=False)
     seen = []
     monkeypatch.setitem(
@@ -83,8 +68,7 @@ def test_steps_command_prints_one_json_object_per_step(tmp_path):
     assert [json.loads(line)["step"] for line in lines] == ["scan_logs", "scan_logs"]
 
 
-def test_oci_archive_names_the_image_and_carries_the_blobs_as_given(tmp_path):
-    nested_check = load_nested_check()
+def test_oci_archive_names_the_image_and_carries_the_blobs_as_given(nested_check, tmp_path):
     blob = tmp_path / "layer"
     blob.write_bytes(b"\x1f\x8bcompressed")
     descriptor = {"mediaType": "m", "digest": "sha256:" + "a" * 64, "size": 2, "annotations": {"n": "r"}}

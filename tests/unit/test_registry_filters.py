@@ -4,6 +4,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.nested.warden.plugins.filter.registry import (
     insecure_registry_allowed,
+    manifest_names_image,
     registry_deployment,
     registry_diagnosis,
     registry_endpoint,
@@ -113,3 +114,24 @@ DEFAULT_ENGINE = {"InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {"do
 )
 def test_plain_http_allowed_only_where_the_engine_says(config, host_port, allowed):
     assert insecure_registry_allowed(config, host_port) is allowed
+
+
+IMAGE = {"Id": "sha256:" + "1" * 64, "RepoDigests": ["reg:5000/app@sha256:" + "3" * 64]}
+
+
+@pytest.mark.parametrize(
+    ("manifest", "names"),
+    [
+        ({"config_digest": IMAGE["Id"], "digest": "sha256:" + "2" * 64}, True),  # classic image store
+        ({"config_digest": None, "digest": IMAGE["Id"]}, True),  # containerd image store
+        ({"config_digest": None, "digest": "sha256:" + "3" * 64}, True),  # the engine recorded the push
+        ({"config_digest": "sha256:" + "4" * 64, "digest": "sha256:" + "5" * 64}, False),  # another image
+        (None, False),  # no manifest for the tag
+    ],
+)
+def test_a_manifest_names_the_image_by_id_or_recorded_push(manifest, names):
+    assert manifest_names_image(manifest, IMAGE, "reg:5000/app") is names
+
+
+def test_no_image_is_named_by_any_manifest():
+    assert manifest_names_image({"config_digest": None, "digest": None}, {}, "reg:5000/app") is False
