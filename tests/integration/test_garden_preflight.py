@@ -8,14 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_garden_client import GARDEN_CHECK, load_nested_check, recorded, request_body
+from test_garden_client import GARDEN_CHECK, recorded, request_body
 
 XFS_LISTED = "xfs" in Path("/proc/filesystems").read_text().split()
-
-
-@pytest.fixture(scope="module")
-def nested_check():
-    return load_nested_check()
 
 
 def bounding_set():
