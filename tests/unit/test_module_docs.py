@@ -6,15 +6,38 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible_collections.nested.warden.plugins.module_utils.cli_runner import secret_values
-from ansible_collections.nested.warden.plugins.modules import bosh_deploy, fly_pipeline, registry_check
+from ansible_collections.nested.warden.plugins.modules import (
+    bosh_deploy,
+    docker_lab,
+    fly_pipeline,
+    registry_check,
+    throwaway_container,
+)
 
-MODULES = {"bosh_deploy": bosh_deploy, "fly_pipeline": fly_pipeline, "registry_check": registry_check}
+MODULES = {
+    "bosh_deploy": bosh_deploy,
+    "docker_lab": docker_lab,
+    "fly_pipeline": fly_pipeline,
+    "registry_check": registry_check,
+    "throwaway_container": throwaway_container,
+}
 # Options that are secrets as a whole. `vars` is not one: no_log on a dict masks every value
 # everywhere (a value `a` garbles every message); the modules mask its secret values by name.
 SECRETS = {
     "bosh_deploy": ["client_secret"],
     "fly_pipeline": ["password"],
     "registry_check": ["password"],
+    "docker_lab": [],
+    "throwaway_container": ["stdin"],
+}
+# check_mode and diff_mode support; every module runs on any POSIX platform.
+SUPPORT = {
+    "bosh_deploy": ("full", "full"),
+    "docker_lab": ("full", "none"),
+    "fly_pipeline": ("full", "full"),
+    "registry_check": ("full", "none"),
+    # Nothing it creates outlives the task, so there is nothing to predict: Ansible skips it.
+    "throwaway_container": ("none", "none"),
 }
 # Return values each module must document (every one a fact the module sets).
 RETURNED = {
@@ -37,6 +60,8 @@ RETURNED = {
         "state",
         "build",
     },
+    "docker_lab": {"network", "hosts", "removed"},
+    "throwaway_container": {"mode", "privileged_refusal", "rc", "stdout", "stderr", "timed_out", "tail"},
     "registry_check": {
         "url",
         "reachable",
@@ -78,8 +103,8 @@ def test_each_module_states_its_attributes_author_and_python(name):
     doc = yaml.safe_load(MODULES[name].DOCUMENTATION)
     assert doc["extends_documentation_fragment"] == ["nested.warden.attributes"]
     assert {attribute: value["support"] for attribute, value in doc["attributes"].items()} == {
-        "check_mode": "full",
-        "diff_mode": "none" if name == "registry_check" else "full",
+        "check_mode": SUPPORT[name][0],
+        "diff_mode": SUPPORT[name][1],
         "platform": "full",
     }
     assert doc["author"] == ["nested-warden developers (@nested-warden)"]

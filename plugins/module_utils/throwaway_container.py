@@ -1,0 +1,76 @@
+"""One command run in a container that exists only for that command, then removed with its
+anonymous volumes whatever happened (nested.warden.throwaway_container)."""
+
+from __future__ import annotations
+
+from ansible_collections.nested.warden.plugins.module_utils.docker_cli import DockerError
+
+# What --privileged asks of the engine, and the equivalent where it is refused (a kernel whose
+# capability bounding set lacks one Docker's privileged set includes).
+MODES = ("auto", "privileged", "caps")
+
+
+def probe_privileged(cli, name, image, labels):
+    """'' when the engine runs a --privileged container from image, else what it answered."""
+    argv = ["run", "--rm", "--name", f"{name}-probe", "--privileged", *label_args(labels), image, "true"]
+    result = cli.run(*argv)
+    if result.rc == 0:
+        return ""
+    cli.run("rm", "--force", f"{name}-probe")  # --rm leaves nothing, unless the engine failed midway
+    return " ".join(result.stderr.split()) or f"docker run --privileged exited {result.rc}"
+
+
+def label_args(labels):
+    return [part for key, value in sorted((labels or {}).items()) for part in ("--label", f"{key}={value}")]
+
+
+def run_argv(params, mode):
+    argv = ["run", "--detach", "--name", params["name"]]
+    argv += ["--init"] if params["init"] else []
+    if mode == "privileged":
+        argv.append("--privileged")
+    else:
+        caps = params["caps"] or {}
+        for flag, key in (
+            ("--cap-add", "cap_add"),
+            ("--cap-drop", "cap_drop"),
+            ("--security-opt", "security_opts"),
+            ("--device-cgroup-rule", "device_cgroup_rules"),
+        ):
+            for value in caps.get(key) or []:
+                argv += [flag, value]
+    volume = params["volume"]
+    if volume:
+        spec = [f"type=volume,dst={volume['target']}"] + (
+            [f"src={volume['source']}"] if volume.get("source") else []
+        )
+        spec += [f"volume-label={k}={v}" for k, v in sorted((volume.get("labels") or {}).items())]
+        argv += ["--mount", ",".join(spec)]
+    argv += ["--network", params["network"]] if params["network"] else []
+    return argv + label_args(params["labels"]) + [params["image"], *params["command"]]
+
+
+def run_in_throwaway(cli, params):
+    """Start the container (privileged, or in caps mode when the engine refuses or mode=caps),
+    run params['exec'] in it with params['stdin'], read the tail of params['tail_path'], remove it."""
+    mode, refusal = params["mode"], ""
+    if mode == "auto":
+        refusal = probe_privileged(cli, params["name"], params["image"], params["labels"])
+        mode = "caps" if refusal else "privileged"
+    name = params["name"]
+    cli.run("rm", "--force", "--volumes", name)  # a container left by a run that was killed
+    result = {"mode": mode, "privileged_refusal": refusal, "tail": []}
+    try:
+        cli.check(*run_argv(params, mode))
+        stdin = params["stdin"]
+        exec_argv = ["exec", *(["--interactive"] if stdin is not None else []), name, *params["exec"]]
+        done = cli.run(*exec_argv, data=stdin, timeout=params["timeout"])
+        result.update(rc=done.rc, stdout=done.stdout, stderr=done.stderr, timed_out=done.timed_out)
+        if params["tail_path"]:
+            tail = cli.run("exec", name, "tail", "-n", str(params["tail_lines"]), params["tail_path"])
+            result["tail"] = tail.stdout.splitlines() if tail.rc == 0 else []
+    finally:
+        removed = cli.run("rm", "--force", "--volumes", name)
+    if removed.rc != 0:
+        raise DockerError(f"could not remove the container {name}: {' '.join(removed.stderr.split())}")
+    return result
