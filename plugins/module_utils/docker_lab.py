@@ -128,7 +128,7 @@ def lab_present(cli, *, network, subnet, label, image, hosts, missing_image_hint
         {"name": spec["name"], "address": spec["address"], "action": DONE[action]} for spec, action in plan
     ]
     return {
-        "changed": network_action != "unchanged" or any(action != "unchanged" for _, action in plan),
+        "changed": network_action != "unchanged" or any(action != "unchanged" for _spec, action in plan),
         "network": {"name": network, "subnet": subnet, "action": DONE[network_action]},
         "hosts": report,
     }

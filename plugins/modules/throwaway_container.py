@@ -17,7 +17,7 @@ description:
     capabilities, security options and device cgroup rules of O(caps).
   - One module run for what would take four (probe, start, exec, remove); the C(docker) CLI
     honours C(DOCKER_HOST) and the current Docker context.
-  - Always reports C(changed=false): nothing it creates outlives the task.
+  - Always reports C(changed=false), since nothing it creates outlives the task.
 version_added: "1.3.0"
 author:
   - nested-warden developers (@nested-warden)
