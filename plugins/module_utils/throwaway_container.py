@@ -65,7 +65,7 @@ def run_in_throwaway(cli, params):
         stdin = params["stdin"]
         exec_argv = ["exec", *(["--interactive"] if stdin is not None else []), name, *params["exec"]]
         done = cli.run(*exec_argv, data=stdin, timeout=params["timeout"])
-        result.update(rc=done.rc, stdout=done.stdout, stderr=done.stderr, timed_out=done.timed_out)
+        result.update(exit_code=done.rc, stdout=done.stdout, stderr=done.stderr, timed_out=done.timed_out)
         if params["tail_path"]:
             tail = cli.run("exec", name, "tail", "-n", str(params["tail_lines"]), params["tail_path"])
             result["tail"] = tail.stdout.splitlines() if tail.rc == 0 else []

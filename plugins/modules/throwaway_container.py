@@ -135,7 +135,7 @@ attributes:
     platforms: posix
 notes:
   - The module fails when the container cannot be started or removed; a failing O(exec) is not a
-    module failure, its RV(rc), RV(stdout) and RV(stderr) say what happened.
+    module failure, its RV(exit_code), RV(stdout) and RV(stderr) say what happened.
 """
 
 EXAMPLES = r"""
@@ -166,8 +166,10 @@ privileged_refusal:
   returned: always
   type: str
   sample: "docker: Error response from daemon: ... unable to apply caps: operation not permitted"
-rc:
-  description: Exit status of O(exec).
+exit_code:
+  description:
+    - Exit status of O(exec). Not called C(rc), so that a failing command does not fail the task
+      (Ansible fails a result whose C(rc) is not 0); the caller decides what it means.
   returned: when the container started
   type: int
   sample: 0

@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -232,7 +233,7 @@ def test_the_command_runs_with_stdin_and_nothing_outlives_the_task(throwaway):
     assert result["mode"] == "caps" and result["privileged_refusal"] == ""
     # stdin reached the command: it printed the secret back, which the module's no_log masks.
     assert (
-        result["rc"] == 0
+        result["exit_code"] == 0
         and result["stdout"].rstrip().endswith("********")
         and secret not in result["stdout"]
     )
@@ -249,7 +250,7 @@ def test_auto_mode_says_which_mode_ran_and_why(throwaway):
     else:
         assert result["mode"] == "caps"
         assert "operation not permitted" in result["privileged_refusal"]
-    assert result["rc"] == 0 and inspect(throwaway["name"]) is None
+    assert result["exit_code"] == 0 and inspect(throwaway["name"]) is None
     assert inspect(f"{throwaway['name']}-probe") is None
 
 
@@ -258,7 +259,7 @@ def test_a_failing_command_is_reported_not_raised_and_the_tail_is_read(throwaway
         throwaway, mode="caps", exec=["sh", "-c", "seq 1 30 > /tmp/log; echo broken >&2; exit 3"],
         tail_path="/tmp/log", tail_lines=5))  # fmt: skip
     assert not result.get("failed")
-    assert result["rc"] == 3 and result["stderr"].strip() == "broken"
+    assert result["exit_code"] == 3 and result["stderr"].strip() == "broken"
     assert result["tail"] == ["26", "27", "28", "29", "30"]
     assert inspect(throwaway["name"]) is None
 
@@ -276,14 +277,14 @@ def test_a_named_volume_is_kept_with_its_labels_and_reused(throwaway):
         dict(throwaway, mode="caps", volume=volume, exec=["sh", "-c", "echo kept > /data/f"]),
     )
     second = run(throwaway_container, dict(throwaway, mode="caps", volume=volume, exec=["cat", "/data/f"]))
-    assert first["rc"] == 0 and second["stdout"].strip() == "kept"
+    assert first["exit_code"] == 0 and second["stdout"].strip() == "kept"
     assert labelled("volume", throwaway["name"]) == [volume["source"]]
 
 
 def test_a_container_left_by_a_killed_run_is_replaced(throwaway):
     docker("run", "-d", "--name", throwaway["name"], IMAGE, "sleep", "infinity")
     result = run(throwaway_container, dict(throwaway, mode="caps", exec=["true"]))
-    assert result["rc"] == 0 and inspect(throwaway["name"]) is None
+    assert result["exit_code"] == 0 and inspect(throwaway["name"]) is None
 
 
 def test_an_image_that_cannot_start_fails_clearly_and_leaves_nothing(throwaway):
@@ -300,4 +301,24 @@ def test_an_image_that_cannot_start_fails_clearly_and_leaves_nothing(throwaway):
 def test_counts_below_one_are_refused(throwaway, option):
     result = run(throwaway_container, dict(throwaway, exec=["true"], **{option: 0}))
     assert result["failed"] and result["msg"].startswith(f"{option}=0: give a number of")
+    assert inspect(throwaway["name"]) is None
+
+
+def test_through_ansible_a_failing_command_does_not_fail_the_task(throwaway, tmp_path):
+    """Ansible fails a result whose rc is not 0; the exec's status is exit_code, for the role to judge."""
+    playbook = tmp_path / "throwaway.yml"
+    task = {"nested.warden.throwaway_container": dict(throwaway, mode="caps", exec=["sh", "-c", "exit 3"])}
+    playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [
+        dict(task, register="out"), {"ansible.builtin.debug": {"var": "out.exit_code"}}]}]))  # fmt: skip
+    environ = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    environ.pop("ANSIBLE_CALLBACKS_ENABLED", None)
+    bin_dir = os.path.dirname(sys.executable)
+    done = subprocess.run(
+        [os.path.join(bin_dir, "ansible-playbook"), str(playbook), "-i", "localhost,", "-c", "local",
+         "-e", f"ansible_python_interpreter={sys.executable}"],
+        capture_output=True, text=True, env=environ, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = [task["hosts"]["localhost"] for task in json.loads(done.stdout)["plays"][0]["tasks"]]
+    assert not results[0].get("failed") and results[0]["exit_code"] == 3 and results[1]["out.exit_code"] == 3
     assert inspect(throwaway["name"]) is None

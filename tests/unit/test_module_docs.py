@@ -61,7 +61,15 @@ RETURNED = {
         "build",
     },
     "docker_lab": {"network", "hosts", "removed"},
-    "throwaway_container": {"mode", "privileged_refusal", "rc", "stdout", "stderr", "timed_out", "tail"},
+    "throwaway_container": {
+        "mode",
+        "privileged_refusal",
+        "exit_code",
+        "stdout",
+        "stderr",
+        "timed_out",
+        "tail",
+    },
     "registry_check": {
         "url",
         "reachable",
