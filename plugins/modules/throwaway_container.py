@@ -34,7 +34,7 @@ options:
     type: str
     required: true
   image:
-    description: Image to run; it must exist on the engine (it is not pulled).
+    description: Image to run; the engine pulls it when it lacks it (what C(docker run) does).
     type: str
     required: true
   mode:
