@@ -8,6 +8,7 @@ recreates it; an unchanged one is left running. Objects without the lab label ar
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 
 from ansible_collections.nested.warden.plugins.module_utils.docker_cli import DockerError
@@ -103,8 +104,35 @@ def plan_hosts(cli, hosts, *, image_id, network, label):
 DONE = {"create": "created", "recreate": "recreated", "start": "started", "unchanged": "unchanged"}
 
 
+def check_settings(subnet, hosts):
+    """DockerError naming the first setting docker would refuse halfway through the lab."""
+    try:
+        net = ipaddress.ip_network(subnet, strict=True)
+    except ValueError as exc:
+        raise DockerError(
+            f"subnet={subnet} is not a network in CIDR notation ({exc}), e.g. 172.30.77.0/24"
+        ) from exc
+    for key in ("name", "address"):
+        values = [host[key] for host in hosts]
+        twice = sorted({value for value in values if values.count(value) > 1})
+        if twice:
+            raise DockerError(
+                f"hosts: more than one host has the {key} {', '.join(twice)}; give each its own"
+            )
+    for host in hosts:
+        try:
+            inside = ipaddress.ip_address(host["address"]) in net
+        except ValueError:
+            inside = False
+        if not inside:
+            raise DockerError(
+                f"hosts: {host['name']} has address {host['address']}, not an address in {subnet}"
+            )
+
+
 def lab_present(cli, *, network, subnet, label, image, hosts, missing_image_hint=""):
     """Checks everything first, then changes: an error leaves the lab as it was."""
+    check_settings(subnet, hosts)
     images = cli.inspect("image", [image])
     if not images:
         raise DockerError(

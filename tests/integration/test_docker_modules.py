@@ -148,7 +148,8 @@ def test_a_container_of_a_host_name_that_is_not_the_labs_is_left_alone(lab):
 
 def test_a_lab_network_with_another_subnet_fails_with_the_way_out(lab):
     run(docker_lab, dict(lab, hosts=[]))
-    result = run(docker_lab, dict(lab, subnet="172.30.80.0/24"))
+    moved = [dict(host, address=host["address"].replace(".79.", ".80.")) for host in lab["hosts"]]
+    result = run(docker_lab, dict(lab, subnet="172.30.80.0/24", hosts=moved))
     assert result["failed"]
     assert (
         f"the lab network {lab['network']} exists with subnet {SUBNET}, not 172.30.80.0/24" in result["msg"]
@@ -167,6 +168,21 @@ def test_a_missing_image_fails_before_anything_is_created(lab):
         "the image nested-warden/no-such-image:none does not exist on this Docker engine; run make bootstrap"
     )
     assert labelled("network", lab["network"]) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"subnet": "172.30.79.1/24"}, "subnet=172.30.79.1/24 is not a network in CIDR notation"),
+        ({"address": "172.30.80.10"}, "has address 172.30.80.10, not an address in 172.30.79.0/24"),
+        ({"address": "172.30.79.20"}, "more than one host has the address 172.30.79.20"),
+    ],
+)
+def test_bad_settings_fail_before_anything_is_created(lab, change, message):
+    hosts = [dict(lab["hosts"][0], address=change.get("address", "172.30.79.10")), lab["hosts"][1]]
+    result = run(docker_lab, dict(lab, subnet=change.get("subnet", SUBNET), hosts=hosts))
+    assert result["failed"] and message in result["msg"]
+    assert labelled("network", lab["network"]) == [] and labelled("container", lab["network"]) == []
 
 
 def test_no_engine_is_named_with_how_to_start_one(lab, monkeypatch):
