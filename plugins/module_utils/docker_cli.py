@@ -9,13 +9,16 @@ The CLI honours DOCKER_HOST and the CLI context like community.docker honours DO
 from __future__ import annotations
 
 import json
+import re
 
 from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliRunner, as_positional
 
 INSTALL_HINT = "install the Docker CLI (Debian/Ubuntu: docker.io or docker-ce-cli)"
 # What the CLI prints when no engine answers (socket missing, dockerd down, DOCKER_HOST wrong).
 NO_ENGINE = ("Cannot connect to the Docker daemon", "error during connect", "Is the docker daemon running")
-NOT_FOUND = ("No such", "not found")
+# How `docker inspect` says that an object does not exist: "Error: No such image: x", or from
+# some engines "Error response from daemon: network x not found".
+NOT_FOUND = re.compile(r"No such |\b(network|volume|container|image) \S+ not found")
 
 
 class DockerError(Exception):
@@ -31,11 +34,12 @@ class DockerCli:
         """The CliResult of `docker ARGS`; in check mode a mutating call is skipped."""
         return self.runner.run("args", mutating=mutating, data=data, timeout=timeout, args=list(args))
 
-    def check(self, *args, mutating=False, data=None):
-        """stdout of `docker ARGS`, or DockerError naming the command and the engine's answer."""
+    def check(self, *args, what="", mutating=False, data=None):
+        """stdout of `docker ARGS`, or DockerError naming `what` it was for, the command and the
+        engine's answer."""
         result = self.run(*args, mutating=mutating, data=data)
         if result.rc != 0:
-            raise DockerError(failure_message(args, result.stderr))
+            raise DockerError(failure_message(args, result.stderr, what))
         return result.stdout
 
     def inspect(self, kind, names):
@@ -43,10 +47,9 @@ class DockerCli:
         if not names:
             return []
         result = self.run(kind, "inspect", *names)
-        if result.rc != 0 and not all(
-            is_not_found(line) for line in result.stderr.splitlines() if line.strip()
-        ):
-            raise DockerError(failure_message((kind, "inspect", *names), result.stderr))
+        answers = [line for line in result.stderr.splitlines() if line.strip()]
+        if result.rc != 0 and not (answers and all(is_not_found(line) for line in answers)):
+            raise DockerError(failure_message((kind, "inspect"), result.stderr, ", ".join(names)))
         try:
             documents = json.loads(result.stdout or "[]")
         except ValueError as exc:
@@ -64,14 +67,17 @@ class DockerCli:
 
 
 def is_not_found(text):
-    return any(marker in text for marker in NOT_FOUND)
+    return NOT_FOUND.search(text) is not None
 
 
-def failure_message(args, stderr):
+def failure_message(args, stderr, what=""):
+    """What failed: the object it was for, the docker subcommand (never its other arguments,
+    which may be long) and the engine's answer; or that no engine answers."""
     answer = " ".join((stderr or "").split()) or "no output"
     if any(marker in answer for marker in NO_ENGINE):
         return (
             f"no Docker engine answers ({answer}). Start one: 'make bootstrap' starts dockerd when run "
             "as root; otherwise start the Docker service, or point DOCKER_HOST at an engine."
         )
-    return f"'docker {' '.join(str(a) for a in args[:3])}' failed: {answer}"
+    command = " ".join(str(a) for a in args[:2] if not str(a).startswith("-"))
+    return f"{what + ': ' if what else ''}'docker {command}' failed: {answer}"

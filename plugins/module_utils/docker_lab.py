@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import re
 
 from ansible_collections.nested.warden.plugins.module_utils.docker_cli import DockerError
 
 RESTART_POLICY = "unless-stopped"
+CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
 
 def spec_label(label):
@@ -57,10 +59,11 @@ def labels_of(document):
 
 
 def plan_network(cli, network, subnet, label):
-    """'create' or 'unchanged'; DockerError when a network of that name cannot be the lab's."""
+    """('create', None) or ('unchanged', its inspect document); DockerError when a network of that
+    name cannot be the lab's."""
     found = cli.inspect("network", [network])
     if not found:
-        return "create"
+        return "create", None
     subnets = [c.get("Subnet") for c in (found[0].get("IPAM") or {}).get("Config") or []]
     if labels_of(found[0]).get(label) != network:
         raise DockerError(
@@ -73,7 +76,39 @@ def plan_network(cli, network, subnet, label):
             f"not {subnet}; remove the lab first (ansible-playbook playbooks/lab-down.yml) to change "
             "lab_network_subnet"
         )
-    return "unchanged"
+    return "unchanged", found[0]
+
+
+def gateway_of(subnet, network_document):
+    """The network's gateway: what the engine reports, else the one it would give a new network
+    (the first host address)."""
+    for config in ((network_document or {}).get("IPAM") or {}).get("Config") or []:
+        if config.get("Subnet") == subnet and config.get("Gateway"):
+            return config["Gateway"]
+    return str(next(ipaddress.ip_network(subnet).hosts()))
+
+
+def check_addresses(plan, subnet, network_document):
+    """DockerError when a host's address is the gateway, or held by a container that keeps it."""
+    gateway = gateway_of(subnet, network_document)
+    # A container that is recreated, or that is another host's old self, gives its address up.
+    released = {spec["name"] for spec, action in plan if action == "recreate"}
+    held = {
+        endpoint.get("IPv4Address", "").split("/")[0]: endpoint.get("Name", "")
+        for endpoint in ((network_document or {}).get("Containers") or {}).values()
+    }
+    for spec, _action in plan:
+        if spec["address"] == gateway:
+            raise DockerError(
+                f"hosts: {spec['name']} has address {spec['address']}, the gateway of {subnet}; "
+                "choose another"
+            )
+        holder = held.get(spec["address"])
+        if holder and holder != spec["name"] and holder not in released:
+            raise DockerError(
+                f"hosts: {spec['name']} has address {spec['address']}, which the container {holder} holds "
+                f"on the network; remove that container or choose another address"
+            )
 
 
 def plan_hosts(cli, hosts, *, image_id, network, label):
@@ -120,14 +155,32 @@ def check_settings(subnet, hosts):
                 f"hosts: more than one host has the {key} {', '.join(twice)}; give each its own"
             )
     for host in hosts:
+        if not CONTAINER_NAME.fullmatch(host["name"]) or not CONTAINER_NAME.fullmatch(
+            host.get("hostname") or "x"
+        ):
+            raise DockerError(
+                f"hosts: {host['name']!r} (hostname {host.get('hostname')!r}) is not a container name Docker "
+                "takes: letters, digits, '_', '.' and '-', starting with a letter or digit"
+            )
         try:
-            inside = ipaddress.ip_address(host["address"]) in net
+            address = ipaddress.ip_address(host["address"])
+            inside = address in net and address not in (net.network_address, net.broadcast_address)
         except ValueError:
             inside = False
         if not inside:
             raise DockerError(
-                f"hosts: {host['name']} has address {host['address']}, not an address in {subnet}"
+                f"hosts: {host['name']} has address {host['address']}, not a host address in {subnet} "
+                "(the network and broadcast addresses are not)"
             )
+
+
+def run_host(cli, spec, label):
+    """docker run for a lab host; a container the engine created but could not start is removed."""
+    try:
+        cli.check(*run_argv(spec, label), what=f"lab host {spec['name']}", mutating=True)
+    except DockerError:
+        cli.run("rm", "--force", spec["name"], mutating=True)
+        raise
 
 
 def lab_present(cli, *, network, subnet, label, image, hosts, missing_image_hint=""):
@@ -139,19 +192,23 @@ def lab_present(cli, *, network, subnet, label, image, hosts, missing_image_hint
             f"the image {image} does not exist on this Docker engine"
             + (f"; {missing_image_hint}" if missing_image_hint else "")
         )
-    network_action = plan_network(cli, network, subnet, label)
+    network_action, network_document = plan_network(cli, network, subnet, label)
     plan = plan_hosts(cli, hosts, image_id=images[0]["Id"], network=network, label=label)
+    check_addresses(plan, subnet, network_document)
     if network_action == "create":
         cli.check(
-            "network", "create", "--subnet", subnet, "--label", f"{label}={network}", network, mutating=True
-        )
+            "network", "create", "--subnet", subnet, "--label", f"{label}={network}", network,
+            what=f"lab network {network}", mutating=True,
+        )  # fmt: skip
+    # Every recreated host goes first, so that hosts may swap addresses.
     for spec, action in plan:
         if action == "recreate":
-            cli.check("rm", "--force", spec["name"], mutating=True)
+            cli.check("rm", "--force", spec["name"], what=f"lab host {spec['name']}", mutating=True)
+    for spec, action in plan:
         if action == "start":
-            cli.check("start", spec["name"], mutating=True)
+            cli.check("start", spec["name"], what=f"lab host {spec['name']}", mutating=True)
         if action in ("create", "recreate"):
-            cli.check(*run_argv(spec, label), mutating=True)
+            run_host(cli, spec, label)
     report = [
         {"name": spec["name"], "address": spec["address"], "action": DONE[action]} for spec, action in plan
     ]
@@ -166,13 +223,24 @@ def lab_absent(cli, network, label):
     """Remove every container, volume and network that carries LABEL=NETWORK."""
     selector = f"{label}={network}"
     removed = {kind: cli.listed(kind, selector) for kind in ("container", "volume", "network")}
+    for document in cli.inspect("network", removed["network"]):
+        attached = sorted(
+            endpoint.get("Name", "") for endpoint in (document.get("Containers") or {}).values()
+            if endpoint.get("Name", "") not in removed["container"]
+        )  # fmt: skip
+        if attached:
+            raise DockerError(
+                f"the lab network {document.get('Name')} has containers attached that are not the "
+                f"lab's: {', '.join(attached)}; disconnect them (docker network disconnect) and remove "
+                "the lab again. Nothing was removed."
+            )
     for kind, argv in (
         ("container", ["rm", "--force", "--volumes"]),
         ("volume", ["volume", "rm"]),
         ("network", ["network", "rm"]),
     ):
         if removed[kind]:
-            cli.check(*argv, *removed[kind], mutating=True)
+            cli.check(*argv, *removed[kind], what=f"the lab's {kind}s", mutating=True)
     return {
         "changed": any(removed.values()),
         "removed": {

@@ -10,14 +10,52 @@ from ansible_collections.nested.warden.plugins.module_utils.docker_cli import Do
 MODES = ("auto", "privileged", "caps")
 
 
+# How engines refuse --privileged: a kernel whose capability bounding set lacks a capability of
+# Docker's privileged set ("unable to apply caps: operation not permitted"), user namespaces.
+REFUSALS = ("operation not permitted", "permission denied", "privileged mode is incompatible")
+
+
 def probe_privileged(cli, name, image, labels):
-    """'' when the engine runs a --privileged container from image, else what it answered."""
-    argv = ["run", "--rm", "--name", f"{name}-probe", "--privileged", *label_args(labels), image, "true"]
+    """'' when the engine runs a --privileged container from image, else what it answered;
+    DockerError when the probe failed for another reason (no such image, say)."""
+    probe = f"{name}-probe"
+    remove_leftover(cli, probe, labels)
+    argv = [
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "--name",
+        probe,
+        "--privileged",
+        *label_args(labels),
+        image,
+        "true",
+    ]
     result = cli.run(*argv)
     if result.rc == 0:
         return ""
-    cli.run("rm", "--force", f"{name}-probe")  # --rm leaves nothing, unless the engine failed midway
-    return " ".join(result.stderr.split()) or f"docker run --privileged exited {result.rc}"
+    cli.run("rm", "--force", probe)  # --rm leaves nothing, unless the engine failed midway
+    answer = " ".join(result.stderr.split()) or f"docker run --privileged exited {result.rc}"
+    if not any(marker in answer.lower() for marker in REFUSALS):
+        raise DockerError(f"the --privileged probe {probe} failed: {answer}")
+    return answer
+
+
+def remove_leftover(cli, name, labels):
+    """Remove a container of this name left by an interrupted run: only one that carries labels."""
+    for document in cli.inspect("container", [name]):
+        carried = labels_of(document)
+        if any(carried.get(key) != str(value) for key, value in (labels or {}).items()) or not labels:
+            raise DockerError(
+                f"a container named {name} exists and is not one this module left (it lacks the labels "
+                f"{label_args(labels)[1::2] or 'given'}); remove it or choose another name"
+            )
+        cli.check("rm", "--force", "--volumes", name, what=f"leftover container {name}")
+
+
+def labels_of(document):
+    return (document.get("Config") or {}).get("Labels") or {}
 
 
 def label_args(labels):
@@ -25,7 +63,7 @@ def label_args(labels):
 
 
 def run_argv(params, mode):
-    argv = ["run", "--detach", "--name", params["name"]]
+    argv = ["run", "--detach", "--pull", "never", "--name", params["name"]]
     argv += ["--init"] if params["init"] else []
     if mode == "privileged":
         argv.append("--privileged")
@@ -58,10 +96,10 @@ def run_in_throwaway(cli, params):
         refusal = probe_privileged(cli, params["name"], params["image"], params["labels"])
         mode = "caps" if refusal else "privileged"
     name = params["name"]
-    cli.run("rm", "--force", "--volumes", name)  # a container left by a run that was killed
+    remove_leftover(cli, name, params["labels"])
     result = {"mode": mode, "privileged_refusal": refusal, "tail": []}
     try:
-        cli.check(*run_argv(params, mode))
+        cli.check(*run_argv(params, mode), what=f"container {name} ({mode} mode)")
         stdin = params["stdin"]
         exec_argv = ["exec", *(["--interactive"] if stdin is not None else []), name, *params["exec"]]
         done = cli.run(*exec_argv, data=stdin, timeout=params["timeout"])

@@ -16,7 +16,11 @@ description:
     is left alone. A network or container of a lab host's name without the lab label is never
     touched; the module fails and says so.
   - With O(state=absent), removes every container (with its anonymous volumes), volume and
-    network that carries O(label)=O(network), and nothing else.
+    network that carries O(label)=O(network), and nothing else. When a container without the
+    label is attached to a lab network, it stops before removing anything and names it.
+  - Every check runs before the first change (the subnet, container names, each address inside
+    the subnet, not its gateway and not held by another container on the network), so a bad
+    setting leaves the lab as it was.
   - Runs the C(docker) CLI (a few calls of ~50 ms) instead of one module run per object; the CLI
     honours C(DOCKER_HOST) and the current Docker context.
 version_added: "1.3.0"

@@ -17,7 +17,8 @@ description:
     capabilities, security options and device cgroup rules of O(caps).
   - One module run for what would take four (probe, start, exec, remove); the C(docker) CLI
     honours C(DOCKER_HOST) and the current Docker context.
-  - Always reports C(changed=false), since nothing it creates outlives the task.
+  - Always reports C(changed=false), since nothing it creates outlives the task but a named
+    O(volume.source), which holds only what the command left there.
 version_added: "1.3.0"
 author:
   - nested-warden developers (@nested-warden)
@@ -29,12 +30,15 @@ extends_documentation_fragment:
 options:
   name:
     description:
-      - Container name. A container of this name left by an interrupted run is removed first.
+      - Container name. A container of this name left by an interrupted run (one that carries
+        every label of O(labels)) is removed first; any other container of this name stops the
+        module before it starts anything.
       - The probe of O(mode=auto) is named O(name)C(-probe).
     type: str
     required: true
   image:
-    description: Image to run; the engine pulls it when it lacks it (what C(docker run) does).
+    description:
+      - Image to run. It is never pulled (C(--pull never)); the module fails when the engine lacks it.
     type: str
     required: true
   mode:
@@ -108,7 +112,10 @@ options:
     elements: str
     required: true
   stdin:
-    description: Text given to O(exec) on its standard input (credentials, say); never shown.
+    description:
+      - Text given to O(exec) on its standard input (credentials, say); never shown.
+      - When it is a JSON object, its values under keys that name secrets (C(password), C(token),
+        C(secret), C(key), ...) are also masked wherever they appear in the output on their own.
     type: str
   timeout:
     description: Seconds O(exec) may run; it is stopped after that and RV(timed_out) is true.
@@ -193,8 +200,10 @@ tail:
   elements: str
 """
 
+import json
+
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound
+from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound, secret_values
 from ansible_collections.nested.warden.plugins.module_utils.docker_cli import DockerCli, DockerError
 from ansible_collections.nested.warden.plugins.module_utils.throwaway_container import MODES, run_in_throwaway
 
@@ -236,9 +245,20 @@ def argument_spec():
     }
 
 
+def stdin_secrets(stdin):
+    """The secret values of a JSON object given on stdin (by key name, as the project's CLI
+    modules choose them), so that a password echoed alone is masked too."""
+    try:
+        document = json.loads(stdin) if stdin else None
+    except ValueError:
+        return []
+    return secret_values(document) if isinstance(document, dict) else []
+
+
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=False)
     params = module.params
+    module.no_log_values.update(stdin_secrets(params["stdin"]))
     for option, unit in (("timeout", "seconds"), ("tail_lines", "lines")):
         if params[option] <= 0:
             module.fail_json(msg=f"{option}={params[option]}: give a number of {unit} above 0")

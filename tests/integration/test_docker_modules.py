@@ -65,7 +65,8 @@ def inspect(name):
 
 @pytest.fixture
 def lab():
-    """Arguments of a two-host lab unique to this test; everything labelled is removed after."""
+    """Arguments of a two-host lab unique to this test; everything labelled, and every container
+    named after the lab (a test's bystanders), is removed after."""
     network = f"{RUN}-{secrets.token_hex(2)}"
     hosts = [
         {"name": f"{network}-a", "hostname": "a", "address": "172.30.79.10",
@@ -74,6 +75,9 @@ def lab():
          "capabilities": ["NET_ADMIN"]},
     ]  # fmt: skip
     yield {"network": network, "subnet": SUBNET, "label": LABEL, "image": IMAGE, "hosts": hosts}
+    named = docker("ps", "-aq", "--filter", f"name=^{network}-").stdout.split()
+    if named:
+        docker("rm", "-f", "-v", *named, check=False)
     for kind, argv in (
         ("container", ["rm", "-f", "-v"]),
         ("volume", ["volume", "rm"]),
@@ -161,11 +165,14 @@ def test_a_lab_network_with_another_subnet_fails_with_the_way_out(lab):
 def test_a_missing_image_fails_before_anything_is_created(lab):
     result = run(
         docker_lab,
-        dict(lab, image="nested-warden/no-such-image:none", missing_image_hint="run make bootstrap"),
+        dict(
+            lab, image="127.0.0.1:9/nested-warden/no-such-image:none", missing_image_hint="run make bootstrap"
+        ),
     )
     assert result["failed"]
     assert result["msg"] == (
-        "the image nested-warden/no-such-image:none does not exist on this Docker engine; run make bootstrap"
+        "the image 127.0.0.1:9/nested-warden/no-such-image:none does not exist on this Docker engine; "
+        "run make bootstrap"
     )
     assert labelled("network", lab["network"]) == []
 
@@ -174,15 +181,55 @@ def test_a_missing_image_fails_before_anything_is_created(lab):
     ("change", "message"),
     [
         ({"subnet": "172.30.79.1/24"}, "subnet=172.30.79.1/24 is not a network in CIDR notation"),
-        ({"address": "172.30.80.10"}, "has address 172.30.80.10, not an address in 172.30.79.0/24"),
+        ({"address": "172.30.80.10"}, "has address 172.30.80.10, not a host address in 172.30.79.0/24"),
+        ({"address": "172.30.79.255"}, "has address 172.30.79.255, not a host address in 172.30.79.0/24"),
+        ({"address": "172.30.79.1"}, "has address 172.30.79.1, the gateway of 172.30.79.0/24"),
         ({"address": "172.30.79.20"}, "more than one host has the address 172.30.79.20"),
+        ({"name": "bad name!"}, "'bad name!' (hostname 'a') is not a container name Docker takes"),
     ],
 )
 def test_bad_settings_fail_before_anything_is_created(lab, change, message):
-    hosts = [dict(lab["hosts"][0], address=change.get("address", "172.30.79.10")), lab["hosts"][1]]
+    first = lab["hosts"][0]
+    changed = {key: change[key] for key in ("address", "name") if key in change}
+    hosts = [dict(first, **changed), lab["hosts"][1]]
     result = run(docker_lab, dict(lab, subnet=change.get("subnet", SUBNET), hosts=hosts))
     assert result["failed"] and message in result["msg"]
     assert labelled("network", lab["network"]) == [] and labelled("container", lab["network"]) == []
+
+
+def test_an_address_another_container_holds_fails_before_anything_changes(lab):
+    run(docker_lab, dict(lab, hosts=[]))
+    holder = f"{lab['network']}-holder"
+    docker(
+        "run",
+        "-d",
+        "--name",
+        holder,
+        "--network",
+        lab["network"],
+        "--ip",
+        "172.30.79.20",
+        IMAGE,
+        "sleep",
+        "infinity",
+    )
+    try:
+        result = run(docker_lab, lab)
+        assert result["failed"]
+        assert f"has address 172.30.79.20, which the container {holder} holds" in result["msg"]
+        assert labelled("container", lab["network"]) == []
+    finally:
+        docker("rm", "-f", holder, check=False)
+
+
+def test_two_hosts_may_swap_addresses(lab):
+    run(docker_lab, lab)
+    swapped = [dict(lab["hosts"][0], address="172.30.79.20"), dict(lab["hosts"][1], address="172.30.79.10")]
+    result = run(docker_lab, dict(lab, hosts=swapped))
+    assert not result.get("failed"), result.get("msg")
+    assert actions(result) == ["recreated", "recreated"]
+    address = inspect(lab["hosts"][0]["name"])["NetworkSettings"]["Networks"][lab["network"]]["IPAddress"]
+    assert address == "172.30.79.20"
 
 
 def test_no_engine_is_named_with_how_to_start_one(lab, monkeypatch):
@@ -197,11 +244,17 @@ def test_absent_removes_exactly_what_carries_the_lab_label(lab):
     docker("volume", "create", "--label", f"{LABEL}={lab['network']}", f"{lab['network']}-cache")
     bystander = f"{lab['network']}-bystander"
     docker("run", "-d", "--name", bystander, "--network", lab["network"], IMAGE, "sleep", "infinity")
+    absent = {"network": lab["network"], "label": LABEL, "state": "absent"}
     try:
-        docker("network", "disconnect", "-f", lab["network"], bystander)
-        predicted = run(
-            docker_lab, {"network": lab["network"], "label": LABEL, "state": "absent"}, check_mode=True
+        refused = run(docker_lab, absent)
+        assert (
+            refused["failed"]
+            and f"has containers attached that are not the lab's: {bystander}" in refused["msg"]
         )
+        assert "Nothing was removed" in refused["msg"] and len(labelled("container", lab["network"])) == 2
+        assert labelled("volume", lab["network"]) == [f"{lab['network']}-cache"]
+        docker("network", "disconnect", "-f", lab["network"], bystander)
+        predicted = run(docker_lab, absent, check_mode=True)
         assert predicted["changed"] and predicted["removed"] == {
             "containers": sorted(h["name"] for h in lab["hosts"]),
             "volumes": [f"{lab['network']}-cache"],
@@ -209,11 +262,11 @@ def test_absent_removes_exactly_what_carries_the_lab_label(lab):
         }
         assert len(labelled("container", lab["network"])) == 2
 
-        removed = run(docker_lab, {"network": lab["network"], "label": LABEL, "state": "absent"})
+        removed = run(docker_lab, absent)
         assert removed["changed"] and removed["removed"] == predicted["removed"]
         assert [labelled(kind, lab["network"]) for kind in ("container", "volume", "network")] == [[], [], []]
         assert inspect(bystander)["State"]["Running"]
-        again = run(docker_lab, {"network": lab["network"], "label": LABEL, "state": "absent"})
+        again = run(docker_lab, absent)
         assert not again["changed"]
     finally:
         docker("rm", "-f", bystander, check=False)
@@ -259,6 +312,16 @@ def test_the_command_runs_with_stdin_and_nothing_outlives_the_task(throwaway):
     assert secret not in json.dumps(result["invocation"])
 
 
+def test_a_password_in_json_on_stdin_is_masked_when_echoed_alone(throwaway):
+    password = f"pw-{secrets.token_hex(8)}"
+    stdin = json.dumps({"username": "someone", "password": password, "ca_cert": "PEM"})
+    script = """sed -n 's/.*"password": "\\([^"]*\\)".*/\\1/p'"""
+    result = run(throwaway_container, dict(throwaway, mode="caps", exec=["sh", "-c", script], stdin=stdin))
+    assert result["exit_code"] == 0, result["stderr"]
+    leaks = [key for key, value in result.items() if password in json.dumps(value)]
+    assert leaks == [] and result["stdout"].strip() in ("********", "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER")
+
+
 def test_auto_mode_says_which_mode_ran_and_why(throwaway):
     result = run(throwaway_container, dict(throwaway, exec=["true"]))
     if privileged_allowed():
@@ -298,26 +361,41 @@ def test_a_named_volume_is_kept_with_its_labels_and_reused(throwaway):
 
 
 def test_a_container_left_by_a_killed_run_is_replaced(throwaway):
-    docker("run", "-d", "--name", throwaway["name"], IMAGE, "sleep", "infinity")
-    result = run(throwaway_container, dict(throwaway, mode="caps", exec=["true"]))
+    leftover = ["--label", f"{LABEL}={throwaway['name']}"]
+    docker("run", "-d", "--name", throwaway["name"], *leftover, IMAGE, "sleep", "infinity")
+    docker("create", "--name", f"{throwaway['name']}-probe", *leftover, IMAGE, "true")
+    result = run(throwaway_container, dict(throwaway, exec=["true"]))
     assert result["exit_code"] == 0 and inspect(throwaway["name"]) is None
 
 
-def test_an_image_that_cannot_start_fails_clearly_and_leaves_nothing(throwaway):
-    result = run(
-        throwaway_container,
-        dict(throwaway, image="nested-warden/no-such-image:none", mode="caps", exec=["true"]),
+@pytest.mark.parametrize("suffix", ["", "-probe"])
+def test_a_container_of_that_name_that_this_module_did_not_leave_is_not_touched(throwaway, suffix):
+    stranger = throwaway["name"] + suffix
+    docker("run", "-d", "--name", stranger, IMAGE, "sleep", "infinity")
+    result = run(throwaway_container, dict(throwaway, exec=["true"]))
+    assert (
+        result["failed"]
+        and f"a container named {stranger} exists and is not one this module left" in result["msg"]
     )
-    assert result["failed"] and result["msg"].startswith("'docker run --detach")
-    assert "no-such-image" in result["msg"] and "Traceback" not in result["msg"]
-    assert inspect(throwaway["name"]) is None
+    assert inspect(stranger)["State"]["Running"]
+
+
+# A loopback reference: the module never pulls, and if it did, nothing would leave this machine.
+MISSING_IMAGE = "127.0.0.1:9/nested-warden/no-such-image:none"
+
+
+@pytest.mark.parametrize(("mode", "start"), [("caps", "container "), ("auto", "the --privileged probe ")])
+def test_a_missing_image_is_not_pulled_and_fails_clearly_leaving_nothing(throwaway, mode, start):
+    result = run(throwaway_container, dict(throwaway, image=MISSING_IMAGE, mode=mode, exec=["true"]))
+    assert result["failed"] and result["msg"].startswith(start + throwaway["name"])
+    assert "No such image: " + MISSING_IMAGE in result["msg"] and "Traceback" not in result["msg"]
+    assert inspect(throwaway["name"]) is None and inspect(throwaway["name"] + "-probe") is None
 
 
 @pytest.mark.parametrize("option", ["timeout", "tail_lines"])
 def test_counts_below_one_are_refused(throwaway, option):
     result = run(throwaway_container, dict(throwaway, exec=["true"], **{option: 0}))
     assert result["failed"] and result["msg"].startswith(f"{option}=0: give a number of")
-    assert inspect(throwaway["name"]) is None
 
 
 def test_through_ansible_a_failing_command_does_not_fail_the_task(throwaway, tmp_path):

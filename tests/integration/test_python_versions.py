@@ -7,7 +7,9 @@ the system's), and its result is checked:
 
 - registry_check (standard library only) reports a socket this test listens on;
 - bosh_deploy renders a manifest with a password it generates into a new vars store;
-- fly_pipeline logs in through the token endpoint and sets a pipeline, against tests/doubles/fly.
+- fly_pipeline logs in through the token endpoint and sets a pipeline, against tests/doubles/fly;
+- throwaway_container runs a command in a throwaway container of the real Docker engine, and
+  docker_lab (state absent, for a label nothing carries) lists what it would remove.
 
 bosh_deploy and fly_pipeline need PyYAML: they run in a small venv per Python with PyYAML from
 PyPI (cached under .cache/python-versions/), and on the bare interpreter, where PyYAML is
@@ -70,6 +72,7 @@ def find_pythons():
 
 
 PYTHONS = find_pythons()
+DOCKER_IMAGE = "nested-warden/debian-base:bookworm"  # built by scripts/bootstrap
 pytestmark = pytest.mark.skipif(not PYTHONS, reason="no Python 3.8 or later found besides the project's")
 
 
@@ -170,7 +173,7 @@ def pipeline_name(label, version):
 
 
 def module_tasks(label, interpreter, world):
-    """The three modules (and the interpreter's version) on one interpreter, failures kept."""
+    """Every module (and the interpreter's version) on one interpreter, failures kept."""
 
     def task(name, module, args, **extra):
         return {
@@ -193,6 +196,23 @@ def module_tasks(label, interpreter, world):
                 "manifest": str(world["manifest"]),
                 "vars_store": str(world["tmp"] / f"{label}-vars-store.yml"),
             },
+        ),
+        task(
+            "throwaway_container",
+            "nested.warden.throwaway_container",
+            {
+                "name": f"{world['docker_name']}-{label}",
+                "image": DOCKER_IMAGE,
+                "mode": "caps",
+                "labels": {"nested-warden.test": world["docker_name"]},
+                "exec": ["echo", "ran"],
+            },
+        ),
+        # Reads only: nothing carries this label, so there is nothing to remove.
+        task(
+            "docker_lab",
+            "nested.warden.docker_lab",
+            {"network": f"{world['docker_name']}-{label}", "label": "nested-warden.test", "state": "absent"},
         ),
         task(
             "fly_pipeline",
@@ -249,6 +269,7 @@ def played(request, tmp_path_factory, fly_web):
             "manifest": tmp / "manifest.yml",
             "pipeline": tmp / "pipeline.yml",
             "fly_url": url,
+            "docker_name": f"nw-pyv{version.replace('.', '')}-{os.getpid()}",
         }
         results = run_play(
             tmp,
@@ -273,6 +294,16 @@ def test_registry_check_reports_the_listening_socket_on_every_python(played):
         assert listen["addresses"] == ["127.0.0.1"]
         assert listen["loopback_only"] is True
         assert result["changed"] is False
+
+
+def test_the_docker_cli_modules_run_on_every_python(played):
+    for label in ("bare", "pyyaml"):
+        ran = played[f"{label} throwaway_container"]
+        assert not ran.get("failed"), ran.get("msg")
+        assert (ran["mode"], ran["exit_code"], ran["stdout"].strip()) == ("caps", 0, "ran")
+        lab = played[f"{label} docker_lab"]
+        assert not lab.get("failed"), lab.get("msg")
+        assert lab["changed"] is False and lab["removed"] == {"containers": [], "volumes": [], "networks": []}
 
 
 def test_bosh_deploy_renders_a_generated_password_into_the_vars_store(played):

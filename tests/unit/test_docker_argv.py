@@ -54,10 +54,10 @@ PARAMS = {"name": "t", "image": "img", "init": True, "network": None, "labels": 
 
 def test_privileged_mode_ignores_the_caps_and_caps_mode_gives_each_one():
     assert throwaway_argv(PARAMS, "privileged") == [
-        "run", "--detach", "--name", "t", "--init", "--privileged", "--label", "k=v",
+        "run", "--detach", "--pull", "never", "--name", "t", "--init", "--privileged", "--label", "k=v",
         "img", "sleep", "infinity",
     ]  # fmt: skip
-    assert throwaway_argv(PARAMS, "caps")[5:13] == [
+    assert throwaway_argv(PARAMS, "caps")[7:15] == [
         "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE", "--security-opt", "seccomp=unconfined",
         "--device-cgroup-rule", "a *:* rwm",
     ]  # fmt: skip
@@ -74,17 +74,19 @@ def test_a_volume_is_anonymous_unless_named_and_carries_its_labels():
     assert named[named.index("--mount") + 1] == "type=volume,dst=/d,src=keep"
 
 
-def test_failures_name_the_command_or_say_that_no_engine_answers():
+def test_failures_name_the_object_and_subcommand_or_say_that_no_engine_answers():
     down = failure_message(
         ("image", "inspect", "x"), "Cannot connect to the Docker daemon at unix:///x.sock."
     )
     assert down.startswith("no Docker engine answers (Cannot connect") and "make bootstrap" in down
     other = failure_message(
-        ("network", "create", "--subnet", "s"), "Error response from daemon: pool overlaps\n"
+        ("network", "create", "--subnet", "s"), "Error response from daemon: pool overlaps\n", "lab network n"
     )
-    assert other == "'docker network create --subnet' failed: Error response from daemon: pool overlaps"
-    assert is_not_found("Error: No such container: x") and is_not_found("Error: network x not found")
-    assert not is_not_found("permission denied")
+    assert other == "lab network n: 'docker network create' failed: Error response from daemon: pool overlaps"
+    assert failure_message(("run", "--detach", "--name", "x"), "") == "'docker run' failed: no output"
+    assert is_not_found("Error: No such container: x") and is_not_found("Error: No such network: x")
+    assert is_not_found("Error response from daemon: network nw-lab not found")
+    assert not is_not_found("permission denied") and not is_not_found("manifest not found")
 
 
 def test_lab_host_gives_writable_sysctls_their_rights_once():

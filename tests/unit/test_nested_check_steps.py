@@ -95,3 +95,40 @@ def test_image_stages_reports_the_bosh_stage_only_when_start_bosh_is_executable(
     assert asked == [os.X_OK]
     assert result["bosh"] is bosh
     assert (passed, result["passed"], result["check"]) == (True, True, "image-stages")
+
+
+MOUNTS_CAPS = """overlay / overlay rw,relatime 0 0
+sysfs /sys sysfs ro,nosuid,nodev,noexec,relatime 0 0
+tmpfs /sys/fs/cgroup tmpfs rw,nosuid,nodev,noexec,relatime,mode=755 0 0
+cgroup /sys/fs/cgroup/memory cgroup ro,nosuid,nodev,noexec,relatime,memory 0 0
+cgroup /sys/fs/cgroup/pids cgroup rw,nosuid,nodev,noexec,relatime,pids 0 0
+proc /proc/bus proc ro,nosuid,nodev,noexec,relatime 0 0
+"""
+MOUNTS_PRIVILEGED = MOUNTS_CAPS.replace("sysfs ro,", "sysfs rw,").replace("cgroup ro,", "cgroup rw,")
+
+
+@pytest.mark.parametrize(
+    ("mounts", "masked", "expected"),
+    [
+        # caps mode: what is read-only is remounted, what is masked unmounted, the rest left alone
+        (MOUNTS_CAPS, ["/proc/bus"], [["mount", "-o", "remount,rw", "/sys"],
+                                      ["mount", "-o", "remount,bind,rw", "/sys/fs/cgroup/memory"],
+                                      ["umount", "/proc/bus"]]),
+        # privileged: nothing is read-only or masked, so nothing is done
+        (MOUNTS_PRIVILEGED, [], []),
+    ],
+)  # fmt: skip
+def test_writable_mounts_changes_only_what_is_read_only_or_masked(
+    nested_check, monkeypatch, tmp_path, *, mounts, masked, expected
+):
+    proc_mounts = tmp_path / "mounts"
+    proc_mounts.write_text(mounts, encoding="utf-8")
+    real_open = open
+    ran = []
+    monkeypatch.setattr(nested_check, "open", lambda path, *a, **k: real_open(
+        proc_mounts if path == "/proc/mounts" else path, *a, **k), raising=False)  # fmt: skip
+    monkeypatch.setattr(nested_check, "masked_paths", lambda: masked)
+    monkeypatch.setattr(nested_check, "run", lambda argv, **_: ran.append(argv) or (0, "", ""))
+    passed, result = run_one(nested_check, ["writable-mounts"])
+    assert ran == expected
+    assert passed and result["passed"] and result["done"] == [" ".join(argv) for argv in expected]
