@@ -66,6 +66,17 @@ class DockerCli:
         return sorted(line.strip() for line in out.splitlines() if line.strip())
 
 
+def labels_of(document):
+    """The labels of an inspect document: a container's or an image's under Config, a network's
+    or a volume's at the top."""
+    return (document.get("Config") or document).get("Labels") or {}
+
+
+def one_line(text):
+    """An engine's answer (stderr) on one line, its whitespace runs folded."""
+    return " ".join((text or "").split())
+
+
 def is_not_found(text):
     return NOT_FOUND.search(text) is not None
 
@@ -73,7 +84,7 @@ def is_not_found(text):
 def failure_message(args, stderr, what=""):
     """What failed: the object it was for, the docker subcommand (never its other arguments,
     which may be long) and the engine's answer; or that no engine answers."""
-    answer = " ".join((stderr or "").split()) or "no output"
+    answer = one_line(stderr) or "no output"
     if any(marker in answer for marker in NO_ENGINE):
         return (
             f"no Docker engine answers ({answer}). Start one: 'make bootstrap' starts dockerd when run "

@@ -12,7 +12,7 @@ import ipaddress
 import json
 import re
 
-from ansible_collections.nested.warden.plugins.module_utils.docker_cli import DockerError
+from ansible_collections.nested.warden.plugins.module_utils.docker_cli import DockerError, labels_of
 
 RESTART_POLICY = "unless-stopped"
 CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
@@ -52,10 +52,6 @@ def run_argv(spec, label):
         argv += ["--security-opt", option]
     argv += ["--label", f"{label}={spec['network']}", "--label", f"{spec_label(label)}={spec_digest(spec)}"]
     return [*argv, spec["image"], *spec["command"]]
-
-
-def labels_of(document):
-    return (document.get("Config") or document).get("Labels") or {}
 
 
 def plan_network(cli, network, subnet, label):

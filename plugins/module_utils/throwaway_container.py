@@ -3,10 +3,9 @@ anonymous volumes whatever happened (nested.warden.throwaway_container)."""
 
 from __future__ import annotations
 
-from ansible_collections.nested.warden.plugins.module_utils.docker_cli import DockerError
+from ansible_collections.nested.warden.plugins.module_utils.docker_cli import DockerError, labels_of, one_line
 
-# What --privileged asks of the engine, and the equivalent where it is refused (a kernel whose
-# capability bounding set lacks one Docker's privileged set includes).
+# auto: --privileged where the engine allows it, else caps (the capabilities given instead).
 MODES = ("auto", "privileged", "caps")
 
 
@@ -36,7 +35,7 @@ def probe_privileged(cli, name, image, labels):
     if result.rc == 0:
         return ""
     cli.run("rm", "--force", probe)  # --rm leaves nothing, unless the engine failed midway
-    answer = " ".join(result.stderr.split()) or f"docker run --privileged exited {result.rc}"
+    answer = one_line(result.stderr) or f"docker run --privileged exited {result.rc}"
     if not any(marker in answer.lower() for marker in REFUSALS):
         raise DockerError(f"the --privileged probe {probe} failed: {answer}")
     return answer
@@ -52,10 +51,6 @@ def remove_leftover(cli, name, labels):
                 f"{label_args(labels)[1::2] or 'given'}); remove it or choose another name"
             )
         cli.check("rm", "--force", "--volumes", name, what=f"leftover container {name}")
-
-
-def labels_of(document):
-    return (document.get("Config") or {}).get("Labels") or {}
 
 
 def label_args(labels):
@@ -110,5 +105,5 @@ def run_in_throwaway(cli, params):
     finally:
         removed = cli.run("rm", "--force", "--volumes", name)
     if removed.rc != 0:
-        raise DockerError(f"could not remove the container {name}: {' '.join(removed.stderr.split())}")
+        raise DockerError(f"could not remove the container {name}: {one_line(removed.stderr)}")
     return result
