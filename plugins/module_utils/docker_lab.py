@@ -151,9 +151,8 @@ def check_settings(subnet, hosts):
                 f"hosts: more than one host has the {key} {', '.join(twice)}; give each its own"
             )
     for host in hosts:
-        if not CONTAINER_NAME.fullmatch(host["name"]) or not CONTAINER_NAME.fullmatch(
-            host.get("hostname") or "x"
-        ):
+        names = (host["name"], host.get("hostname") or host["name"])
+        if not all(CONTAINER_NAME.fullmatch(name) for name in names):
             raise DockerError(
                 f"hosts: {host['name']!r} (hostname {host.get('hostname')!r}) is not a container name Docker "
                 "takes: letters, digits, '_', '.' and '-', starting with a letter or digit"
