@@ -70,6 +70,12 @@ import re
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
+from ansible_collections.nested.warden.plugins.module_utils.inputs import (
+    decode_problem,
+    kind_of,
+    nul_problem,
+    option_type_problem,
+)
 
 STAGE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -80,35 +86,79 @@ def record_path(state_dir, stage, kind="latest"):
 
 
 def read_record(path):
-    """The recorded result at path, or None when nothing was recorded."""
+    """The recorded result at path, or None when nothing was recorded. Errors name the file and
+    say what to do; they never quote its content."""
     try:
         with open(path, "rb") as handle:
             result = json.loads(handle.read().decode("utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError, ValueError) as err:
+    except UnicodeDecodeError as err:
         raise AnsibleLookupError(
-            f"the recorded stage result {path} cannot be read ({err}); delete it"
+            f"stage_result: the recorded stage result {path} {decode_problem(err)}, or delete it (the "
+            "stage records it again when it runs)"
+        ) from None
+    except ValueError as err:
+        where = f"line {err.lineno} column {err.colno}" if hasattr(err, "lineno") else "its content"
+        raise AnsibleLookupError(
+            f"stage_result: the recorded stage result {path} is not valid JSON ({where}); delete it "
+            "(the stage records it again when it runs)"
+        ) from None
+    except OSError as err:
+        raise AnsibleLookupError(
+            f"stage_result: the recorded stage result {path} cannot be read: {err.strerror}; check "
+            "that the controller user may read it"
         ) from None
     if not isinstance(result, dict) or "status" not in result:
-        raise AnsibleLookupError(f"the recorded stage result {path} is not a stage result; delete it")
+        raise AnsibleLookupError(
+            f"stage_result: the recorded stage result {path} is not a stage result; delete it (the "
+            "stage records it again when it runs)"
+        )
     return result
+
+
+def state_dir_problem(state_dir):
+    """Why state_dir cannot hold recorded results (a NUL byte, a file, a results that is a file)."""
+    problem = nul_problem(state_dir, f"stage_result: state_dir {state_dir!r}")
+    if problem:
+        return problem
+    for directory in (state_dir, os.path.join(state_dir, "results")):
+        if os.path.exists(directory) and not os.path.isdir(directory):
+            return (
+                f"stage_result: state_dir {state_dir}: {directory} is a file, not a directory; set "
+                "nested_warden_state_dir (or state_dir=) to the per-inventory state directory, or move "
+                "the file away"
+            )
+    return None
 
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
+        problem = option_type_problem("stage_result", kwargs, {"state_dir": str, "kind": str, "output": str})
+        if problem:
+            raise AnsibleLookupError(problem)
         self.set_options(var_options=variables, direct=kwargs)
         # An option taken from a variable arrives as written (a template in the inventory).
         state_dir = self.get_option("state_dir")
         if self._templar is not None:
             state_dir = self._templar.template(state_dir)
-        state_dir = os.path.expanduser(str(state_dir))
+        if not isinstance(state_dir, str):
+            raise AnsibleLookupError(
+                f"stage_result: state_dir (nested_warden_state_dir) must be a path, not {kind_of(state_dir)}"
+            )
+        state_dir = os.path.expanduser(state_dir)
+        problem = state_dir_problem(state_dir)
+        if problem:
+            raise AnsibleLookupError(problem)
         kind = self.get_option("kind")
         output = self.get_option("output")
         results = []
         for stage in terms:
             if not isinstance(stage, str) or not STAGE_NAME.match(stage):
-                raise AnsibleLookupError(f"stage_result: {stage!r} is not a stage name")
+                raise AnsibleLookupError(
+                    f"stage_result: {stage!r} is not a stage name; give one of lab, concourse, "
+                    "registry_fix, image_build, pipeline, nested_test"
+                )
             result = None
             if kind == "latest" and variables and isinstance(variables.get(f"{stage}_result"), dict):
                 result = variables[f"{stage}_result"]

@@ -56,37 +56,37 @@ import os
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
-
-try:
-    import yaml
-except ImportError:  # pragma: no cover - ansible-core requires PyYAML on the controller
-    yaml = None
+from ansible_collections.nested.warden.plugins.module_utils.bosh_manifest.errors import BoshFileError
+from ansible_collections.nested.warden.plugins.module_utils.bosh_manifest.yaml_compat import (
+    load_yaml_text,
+    read_text,
+)
+from ansible_collections.nested.warden.plugins.module_utils.inputs import kind_of, nul_problem, option_type_problem
 
 _MISSING = object()
+WHAT = "vars_store: file"
 
 
 def load_store(path):
-    """The vars store at path as a mapping; errors say what is wrong with the file."""
+    """The vars store at path as a mapping; errors name the option and the file and say what is
+    wrong, never quoting the file's content (a YAML error gives line and column, as the modules do)."""
+    problem = nul_problem(path, f"{WHAT}={path!r}")
+    if problem:
+        raise AnsibleLookupError(problem)
     if not os.path.exists(path):
         raise FileNotFoundError(path)
     if not os.path.isfile(path):
-        raise AnsibleLookupError(f"vars store {path} is not a file")
+        raise AnsibleLookupError(f"{WHAT} '{path}' is not a file: give the path of the vars store file")
     try:
-        with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise AnsibleLookupError(f"vars store {path} is not UTF-8 text (byte {err.start})") from None
-    except OSError as err:
-        raise AnsibleLookupError(f"vars store {path} cannot be read: {err.strerror}") from None
-    try:
-        store = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise AnsibleLookupError(f"vars store {path} is not valid YAML: {err}") from None
+        store = load_yaml_text(read_text(path, WHAT), WHAT, path)
+    except BoshFileError as err:
+        raise AnsibleLookupError(f"{err}; fix the file or point file= at the deployment's vars store") from None
     if store is None:
         return {}
     if not isinstance(store, dict):
         raise AnsibleLookupError(
-            f"vars store {path} holds a {type(store).__name__}, not a mapping of variable names to values"
+            f"{WHAT} '{path}' holds {kind_of(store)}, not a mapping of variable names to values; "
+            "point file= at the deployment's vars store"
         )
     return store
 
@@ -110,6 +110,9 @@ def value_at(store, path):
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
+        problem = option_type_problem("vars_store", kwargs, {"file": str})
+        if problem:
+            raise AnsibleLookupError(problem)
         self.set_options(var_options=variables, direct=kwargs)
         path = self.get_option("file")
         has_default = "default" in kwargs

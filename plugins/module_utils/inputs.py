@@ -100,8 +100,16 @@ def decode_problem(err):
 
 def writable_file_problem(path):
     """Why a file cannot be created or replaced at path (None when it can): a directory there,
-    a parent that is a file, or a parent directory that cannot be written."""
+    a parent that is a file, a parent directory that cannot be written (permissions of the first
+    existing one, a read-only mount, /proc or /sys), or a NUL byte. Probes only: check mode
+    predicts with it what the write would meet."""
+    if "\x00" in path:
+        return "contains a NUL byte (\\x00); remove it"
     path = os.path.abspath(path)
+    real = os.path.realpath(path)
+    pseudo = [top for top in PSEUDO_FILESYSTEMS if real == top or real.startswith(top + "/")]
+    if pseudo:
+        return f"is under {pseudo[0]}, a kernel filesystem where no file can be created; choose another path"
     if os.path.isdir(path):
         return "is a directory; give the path of a file"
     parent = os.path.dirname(path)
@@ -109,7 +117,9 @@ def writable_file_problem(path):
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
         return f"cannot be created: {parent} is a file, not a directory"
-    if not os.access(parent, os.W_OK | os.X_OK) or _read_only_filesystem(parent):
+    if _read_only_filesystem(parent):
+        return f"cannot be written: {parent} is on a read-only filesystem; choose a writable path"
+    if not os.access(parent, os.W_OK | os.X_OK):
         return f"cannot be written: the directory {parent} is not writable by this user"
     return None
 
@@ -119,3 +129,114 @@ def _read_only_filesystem(path):
         return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
     except (OSError, AttributeError):
         return False
+
+
+# Pseudo filesystems: root may pass os.access there, and statvfs does not flag them read-only,
+# yet a new file cannot be made in them.
+PSEUDO_FILESYSTEMS = ("/proc", "/sys")
+OCTAL_MODE_DIGITS = "01234567"
+
+
+def nul_problem(value, name):
+    """Why a string option (or a string anywhere in a list or mapping option) cannot be handed to
+    the operating system: a NUL byte, which no path, argument or environment value may hold."""
+    if isinstance(value, str):
+        return f"{name} contains a NUL byte (\\x00); remove it" if "\x00" in value else None
+    if isinstance(value, (list, tuple)):
+        items = ((f"{name}[{index}]", item) for index, item in enumerate(value))
+    elif isinstance(value, dict):
+        items = ((f"{name}.{key}", item) for key, item in value.items())
+    else:
+        return None
+    for label, item in items:
+        problem = nul_problem(item, label)
+        if problem:
+            return problem
+    return None
+
+
+def octal_mode_problem(value):
+    """Why value is not a file mode written as 3 or 4 octal digits ('0600', '755', '4755'), or None."""
+    if not isinstance(value, str):
+        return f"must be a quoted octal string such as '0600', not {kind_of(value)} (YAML reads 0600 as 384)"
+    if not 3 <= len(value) <= 4 or any(digit not in OCTAL_MODE_DIGITS for digit in value):
+        return f"must be an octal string of 3 or 4 digits (0-7) such as '0600' or '4755', not {value!r}"
+    return None
+
+
+def kind_of(value):
+    """A YAML-ish name for a value's type (Ansible wraps mappings and lists in its own types)."""
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    return "a number" if isinstance(value, (int, float)) else type(value).__name__
+
+
+def mistyped_mapping_problem(argument_spec, params, prefix=""):
+    """Which option with sub-options (a mapping, or a list of mappings) got something else, said with
+    the option's name (ansible-core says only 'dictionary requested, could not parse JSON or
+    key=value'); None when every one is a mapping or a string Ansible turns into one."""
+    from ansible.module_utils.common.validation import check_type_dict
+
+    for name, spec in argument_spec.items():
+        value = params.get(name)
+        if "options" not in spec or value is None:
+            continue
+        if spec.get("type") == "list":
+            if not isinstance(value, list):
+                return f"{prefix}{name} must be a list of mappings, not {kind_of(value)}"
+            items = [(f"{prefix}{name}[{index}]", item) for index, item in enumerate(value)]
+        else:
+            items = [(f"{prefix}{name}", value)]
+        for label, item in items:
+            if isinstance(item, str):
+                try:
+                    item = check_type_dict(item)
+                except TypeError:
+                    pass
+            if not isinstance(item, dict):
+                keys = ", ".join(sorted(spec["options"]))
+                return f"{label} must be a mapping (with the keys {keys}), not {kind_of(item)}"
+            problem = mistyped_mapping_problem(spec["options"], item, prefix=f"{label}.")
+            if problem:
+                return problem
+    return None
+
+
+def checked_module(module_class, argument_spec, **kwargs):
+    """module_class (AnsibleModule) for argument_spec; a mistyped mapping option or a NUL byte in
+    any option fails first, naming the option (and never echoing a no_log value)."""
+    from ansible.module_utils import basic
+
+    params = basic._load_params()  # ansible-test's validate-modules fakes it (None)
+    problem = None
+    if isinstance(params, dict):
+        problem = mistyped_mapping_problem(argument_spec, params) or next(
+            (nul_problem(params[name], name) for name in argument_spec if nul_problem(params.get(name), name)),
+            None,
+        )
+    if problem:
+        # Every option taken as it is, so that nothing else is checked before the message.
+        loose = {name: {"type": "raw", "no_log": spec.get("no_log", False)} for name, spec in argument_spec.items()}
+        module_class(argument_spec=loose, supports_check_mode=True).fail_json(msg=problem)
+    return module_class(argument_spec=argument_spec, **kwargs)
+
+
+def option_type_problem(plugin, options, types):
+    """Why an option given to a lookup is not of its type (types: name -> type), naming the
+    plugin and the option; the value itself is never shown (it may be a secret put in the wrong
+    place). None when every one given is fine."""
+    for name, wanted in types.items():
+        if name in options and not isinstance(options[name], wanted):
+            return (
+                f"{plugin}: {name} must be {kind_of(wanted())}, not {kind_of(options[name])}; "
+                f"give {name}= as {kind_of(wanted())}"
+            )
+    return None
