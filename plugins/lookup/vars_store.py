@@ -61,7 +61,11 @@ from ansible_collections.nested.warden.plugins.module_utils.bosh_manifest.yaml_c
     load_yaml_text,
     read_text,
 )
-from ansible_collections.nested.warden.plugins.module_utils.inputs import kind_of, nul_problem, option_type_problem
+from ansible_collections.nested.warden.plugins.module_utils.inputs import (
+    kind_of,
+    nul_problem,
+    option_type_problem,
+)
 
 _MISSING = object()
 WHAT = "vars_store: file"
@@ -80,7 +84,9 @@ def load_store(path):
     try:
         store = load_yaml_text(read_text(path, WHAT), WHAT, path)
     except BoshFileError as err:
-        raise AnsibleLookupError(f"{err}; fix the file or point file= at the deployment's vars store") from None
+        raise AnsibleLookupError(
+            f"{err}; fix the file or point file= at the deployment's vars store"
+        ) from None
     if store is None:
         return {}
     if not isinstance(store, dict):

@@ -10,12 +10,19 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import re
 
-from ansible_collections.nested.warden.plugins.module_utils.docker_cli import DockerError, labels_of
+from ansible_collections.nested.warden.plugins.module_utils.docker_cli import (
+    DockerError,
+    capability_problem,
+    label_key_problem,
+    labels_of,
+    name_problem,
+    security_opt_problem,
+)
 
 RESTART_POLICY = "unless-stopped"
-CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+# A subnet needs a gateway and at least one host address besides its network and broadcast ones.
+LONGEST_PREFIX = 29
 
 
 def spec_label(label):
@@ -135,14 +142,28 @@ def plan_hosts(cli, hosts, *, image_id, network, label):
 DONE = {"create": "created", "recreate": "recreated", "start": "started", "unchanged": "unchanged"}
 
 
-def check_settings(subnet, hosts):
-    """DockerError naming the first setting docker would refuse halfway through the lab."""
+def check_settings(subnet, hosts, network="", label=""):
+    """DockerError naming the first setting docker would refuse halfway through the lab, and how
+    to fix it; it runs before anything is changed."""
+    problem = name_problem("network", network) or label_key_problem("label", label)
+    if problem:
+        raise DockerError(problem)
     try:
         net = ipaddress.ip_network(subnet, strict=True)
     except ValueError as exc:
         raise DockerError(
             f"subnet={subnet} is not a network in CIDR notation ({exc}), e.g. 172.30.77.0/24"
-        ) from exc
+        ) from None
+    if net.version != 4:
+        raise DockerError(
+            f"subnet={subnet} is an IPv6 network; the lab hosts get fixed IPv4 addresses, so give an "
+            "IPv4 subnet such as 172.30.77.0/24"
+        )
+    if net.prefixlen > LONGEST_PREFIX:
+        raise DockerError(
+            f"subnet={subnet} is too small for a gateway and the lab hosts; give a /{LONGEST_PREFIX} "
+            "or larger, such as 172.30.77.0/24"
+        )
     for key in ("name", "address"):
         values = [host[key] for host in hosts]
         twice = sorted({value for value in values if values.count(value) > 1})
@@ -150,12 +171,21 @@ def check_settings(subnet, hosts):
             raise DockerError(
                 f"hosts: more than one host has the {key} {', '.join(twice)}; give each its own"
             )
-    for host in hosts:
-        names = (host["name"], host.get("hostname") or host["name"])
-        if not all(CONTAINER_NAME.fullmatch(name) for name in names):
+    for index, host in enumerate(hosts):
+        where = f"hosts[{index}]"
+        problem = (
+            name_problem(f"{where}.name", host["name"])
+            or name_problem(f"{where}.hostname", host.get("hostname") or host["name"])
+            or capability_problem(f"{where}.capabilities", host.get("capabilities"))
+            or security_opt_problem(f"{where}.security_opts", host.get("security_opts"))
+        )
+        if problem:
+            raise DockerError(problem)
+        command = host.get("command") or []
+        if command and not command[0].strip():
             raise DockerError(
-                f"hosts: {host['name']!r} (hostname {host.get('hostname')!r}) is not a container name Docker "
-                "takes: letters, digits, '_', '.' and '-', starting with a letter or digit"
+                f"{where}.command starts with an empty program name; give the program first, "
+                "e.g. [sleep, infinity], or leave command out for the image's own"
             )
         try:
             address = ipaddress.ip_address(host["address"])
@@ -169,6 +199,25 @@ def check_settings(subnet, hosts):
             )
 
 
+def check_free_subnet(cli, subnet, network):
+    """DockerError when subnet overlaps the subnet of another network of the engine (which would
+    refuse to create the lab network)."""
+    wanted = ipaddress.ip_network(subnet)
+    names = [line.strip() for line in cli.check("network", "ls", "--format", "{{.Name}}").splitlines()]
+    for document in cli.inspect("network", [name for name in names if name and name != network]):
+        for config in (document.get("IPAM") or {}).get("Config") or []:
+            try:
+                other = ipaddress.ip_network(config.get("Subnet") or "", strict=False)
+            except ValueError:
+                continue
+            if other.version == wanted.version and other.overlaps(wanted):
+                raise DockerError(
+                    f"subnet={subnet} overlaps {other}, the subnet of the Docker network "
+                    f"{document.get('Name')}; choose a subnet that no network uses (docker network "
+                    "inspect shows theirs)"
+                )
+
+
 def run_host(cli, spec, label):
     """docker run for a lab host; a container the engine created but could not start is removed."""
     try:
@@ -179,8 +228,11 @@ def run_host(cli, spec, label):
 
 
 def lab_present(cli, *, network, subnet, label, image, hosts, missing_image_hint=""):
-    """Checks everything first, then changes: an error leaves the lab as it was."""
-    check_settings(subnet, hosts)
+    """Checks everything first, then changes; when the engine still refuses a change, what this
+    run created is removed again, so an error leaves no new network or container behind."""
+    check_settings(subnet, hosts, network, label)
+    if not image:
+        raise DockerError("image is empty: give the image of the lab hosts")
     images = cli.inspect("image", [image])
     if not images:
         raise DockerError(
@@ -188,13 +240,34 @@ def lab_present(cli, *, network, subnet, label, image, hosts, missing_image_hint
             + (f"; {missing_image_hint}" if missing_image_hint else "")
         )
     network_action, network_document = plan_network(cli, network, subnet, label)
+    if network_action == "create":
+        check_free_subnet(cli, subnet, network)
     plan = plan_hosts(cli, hosts, image_id=images[0]["Id"], network=network, label=label)
     check_addresses(plan, subnet, network_document)
-    if network_action == "create":
+    created = []  # (kind, name) of what this run made, undone when a later step fails
+    try:
+        apply_plan(cli, plan, {"action": network_action, "name": network, "subnet": subnet}, label, created)
+    except DockerError as exc:
+        raise DockerError(f"{exc}{undo(cli, created)}") from None
+    report = [
+        {"name": spec["name"], "address": spec["address"], "action": DONE[action]} for spec, action in plan
+    ]
+    return {
+        "changed": network_action != "unchanged" or any(action != "unchanged" for _spec, action in plan),
+        "network": {"name": network, "subnet": subnet, "action": DONE[network_action]},
+        "hosts": report,
+    }
+
+
+def apply_plan(cli, plan, lab_network, label, created):
+    """Make the changes of plan; created collects (kind, name) of each object made."""
+    network, subnet = lab_network["name"], lab_network["subnet"]
+    if lab_network["action"] == "create":
         cli.check(
             "network", "create", "--subnet", subnet, "--label", f"{label}={network}", network,
             what=f"lab network {network}", mutating=True,
         )  # fmt: skip
+        created.append(("network", network))
     # Every recreated host goes first, so that hosts may swap addresses.
     for spec, action in plan:
         if action == "recreate":
@@ -204,14 +277,22 @@ def lab_present(cli, *, network, subnet, label, image, hosts, missing_image_hint
             cli.check("start", spec["name"], what=f"lab host {spec['name']}", mutating=True)
         if action in ("create", "recreate"):
             run_host(cli, spec, label)
-    report = [
-        {"name": spec["name"], "address": spec["address"], "action": DONE[action]} for spec, action in plan
-    ]
-    return {
-        "changed": network_action != "unchanged" or any(action != "unchanged" for _spec, action in plan),
-        "network": {"name": network, "subnet": subnet, "action": DONE[network_action]},
-        "hosts": report,
-    }
+            created.append(("container", spec["name"]))
+
+
+def undo(cli, created):
+    """Remove what this run created (containers, then the network); a sentence for the error."""
+    if not created:
+        return ""
+    left = []
+    for kind, name in reversed(created):
+        argv = ["rm", "--force", "--volumes", name] if kind == "container" else ["network", "rm", name]
+        if cli.run(*argv, mutating=True).rc != 0:
+            left.append(f"{kind} {name}")
+    undone = ", ".join(f"{kind} {name}" for kind, name in created)
+    if left:
+        return f". This run had created {undone}; could not remove {', '.join(left)}: remove it by hand."
+    return f". Removed what this run had created ({undone})."
 
 
 def lab_absent(cli, network, label):

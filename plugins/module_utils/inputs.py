@@ -7,10 +7,14 @@ Every function returns a problem sentence, or None when the value is fine; none 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import math
 import os
 from urllib.parse import urlsplit
+
+from ansible.module_utils import basic
+from ansible.module_utils.common.validation import check_type_dict
 
 # RFC 1035 (and the IDNA codec Python uses to resolve a name): labels of 1-63 octets, 253 in all.
 MAX_LABEL = 63
@@ -98,7 +102,7 @@ def decode_problem(err):
     )
 
 
-def writable_file_problem(path):
+def writable_file_problem(path):  # noqa: PLR0911 -- one return per kind of problem
     """Why a file cannot be created or replaced at path (None when it can): a directory there,
     a parent that is a file, a parent directory that cannot be written (permissions of the first
     existing one, a read-only mount, /proc or /sys), or a NUL byte. Probes only: check mode
@@ -183,8 +187,6 @@ def mistyped_mapping_problem(argument_spec, params, prefix=""):
     """Which option with sub-options (a mapping, or a list of mappings) got something else, said with
     the option's name (ansible-core says only 'dictionary requested, could not parse JSON or
     key=value'); None when every one is a mapping or a string Ansible turns into one."""
-    from ansible.module_utils.common.validation import check_type_dict
-
     for name, spec in argument_spec.items():
         value = params.get(name)
         if "options" not in spec or value is None:
@@ -195,12 +197,11 @@ def mistyped_mapping_problem(argument_spec, params, prefix=""):
             items = [(f"{prefix}{name}[{index}]", item) for index, item in enumerate(value)]
         else:
             items = [(f"{prefix}{name}", value)]
-        for label, item in items:
+        for label, given in items:
+            item = given
             if isinstance(item, str):
-                try:
+                with contextlib.suppress(TypeError):
                     item = check_type_dict(item)
-                except TypeError:
-                    pass
             if not isinstance(item, dict):
                 keys = ", ".join(sorted(spec["options"]))
                 return f"{label} must be a mapping (with the keys {keys}), not {kind_of(item)}"
@@ -213,18 +214,16 @@ def mistyped_mapping_problem(argument_spec, params, prefix=""):
 def checked_module(module_class, argument_spec, **kwargs):
     """module_class (AnsibleModule) for argument_spec; a mistyped mapping option or a NUL byte in
     any option fails first, naming the option (and never echoing a no_log value)."""
-    from ansible.module_utils import basic
-
     params = basic._load_params()  # ansible-test's validate-modules fakes it (None)
     problem = None
     if isinstance(params, dict):
-        problem = mistyped_mapping_problem(argument_spec, params) or next(
-            (nul_problem(params[name], name) for name in argument_spec if nul_problem(params.get(name), name)),
-            None,
-        )
+        nul = (nul_problem(params.get(name), name) for name in argument_spec)
+        problem = mistyped_mapping_problem(argument_spec, params) or next((p for p in nul if p), None)
     if problem:
         # Every option taken as it is, so that nothing else is checked before the message.
-        loose = {name: {"type": "raw", "no_log": spec.get("no_log", False)} for name, spec in argument_spec.items()}
+        loose = {
+            name: {"type": "raw", "no_log": spec.get("no_log", False)} for name, spec in argument_spec.items()
+        }
         module_class(argument_spec=loose, supports_check_mode=True).fail_json(msg=problem)
     return module_class(argument_spec=argument_spec, **kwargs)
 

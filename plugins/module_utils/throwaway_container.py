@@ -3,7 +3,15 @@ anonymous volumes whatever happened (nested.warden.throwaway_container)."""
 
 from __future__ import annotations
 
-from ansible_collections.nested.warden.plugins.module_utils.docker_cli import DockerError, labels_of, one_line
+from ansible_collections.nested.warden.plugins.module_utils.docker_cli import (
+    DockerError,
+    capability_problem,
+    label_key_problem,
+    labels_of,
+    name_problem,
+    one_line,
+    security_opt_problem,
+)
 
 # auto: --privileged where the engine allows it, else caps (the capabilities given instead).
 MODES = ("auto", "privileged", "caps")
@@ -12,6 +20,70 @@ MODES = ("auto", "privileged", "caps")
 # How engines refuse --privileged: a kernel whose capability bounding set lacks a capability of
 # Docker's privileged set ("unable to apply caps: operation not permitted"), user namespaces.
 REFUSALS = ("operation not permitted", "permission denied", "privileged mode is incompatible")
+
+
+def params_problem(params):
+    """Why the module's parameters would make Docker fail, or start something it cannot run or
+    clean up (an empty name gets a random one), or None; checked before anything starts."""
+    checks = (_count_problem, _name_problem, _argv_problem, _caps_problem, _volume_problem, _label_problem)
+    return next((problem for problem in (check(params) for check in checks) if problem), None)
+
+
+def _count_problem(params):
+    for option, unit in (("timeout", "seconds"), ("tail_lines", "lines")):
+        if params[option] <= 0:
+            return f"{option}={params[option]}: give a number of {unit} above 0"
+    return None
+
+
+def _name_problem(params):
+    image = params["image"]
+    if not image or image.startswith("-") or image.strip() != image:
+        return f"image {image!r} is not an image reference; give one such as debian:bookworm"
+    network = params["network"]
+    return name_problem("name", params["name"]) or (
+        name_problem("network", network) if network is not None else None
+    )
+
+
+def _argv_problem(params):
+    if not params["exec"]:
+        return "exec is empty: give the command to run in the container, e.g. [nested-check, steps]"
+    for option in ("exec", "command"):
+        argv = params[option] or []
+        if argv and not argv[0].strip():
+            return (
+                f"{option} starts with an empty program name; give the program first, e.g. [sleep, infinity]"
+            )
+    tail_path = params["tail_path"]
+    if tail_path is not None and not tail_path.startswith("/"):
+        return f"tail_path {tail_path!r} is not an absolute path in the container, such as /var/log/x.log"
+    return None
+
+
+def _caps_problem(params):
+    caps = params["caps"] or {}
+    return (
+        capability_problem("caps.cap_add", caps.get("cap_add"))
+        or capability_problem("caps.cap_drop", caps.get("cap_drop"))
+        or security_opt_problem("caps.security_opts", caps.get("security_opts"))
+    )
+
+
+def _volume_problem(params):
+    volume = params["volume"]
+    if not volume:
+        return None
+    if not volume["target"].startswith("/"):
+        return f"volume.target {volume['target']!r} is not an absolute path in the container, such as /data"
+    return name_problem("volume.source", volume["source"]) if volume.get("source") is not None else None
+
+
+def _label_problem(params):
+    labels = [("labels", key) for key in params["labels"] or {}]
+    labels += [("volume.labels", key) for key in (params["volume"] or {}).get("labels") or {}]
+    problems = (label_key_problem(f"{where} key", key) for where, key in labels)
+    return next((problem for problem in problems if problem), None)
 
 
 def probe_privileged(cli, name, image, labels):
@@ -85,7 +157,11 @@ def run_argv(params, mode):
 
 def run_in_throwaway(cli, params):
     """Start the container (privileged, or in caps mode when the engine refuses or mode=caps),
-    run params['exec'] in it with params['stdin'], read the tail of params['tail_path'], remove it."""
+    run params['exec'] in it with params['stdin'], read the tail of params['tail_path'], remove it.
+    Every parameter is checked before anything starts."""
+    problem = params_problem(params)
+    if problem:
+        raise DockerError(problem)
     mode, refusal = params["mode"], ""
     if mode == "auto":
         refusal = probe_privileged(cli, params["name"], params["image"], params["labels"])

@@ -188,6 +188,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound
 from ansible_collections.nested.warden.plugins.module_utils.docker_cli import DockerCli, DockerError
 from ansible_collections.nested.warden.plugins.module_utils.docker_lab import lab_absent, lab_present
+from ansible_collections.nested.warden.plugins.module_utils.inputs import checked_module
 
 
 def argument_spec():
@@ -212,8 +213,9 @@ def argument_spec():
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
+    module = checked_module(
+        AnsibleModule,
+        argument_spec(),
         required_if=[("state", "present", ("subnet", "image"))],
         supports_check_mode=True,
     )

@@ -205,6 +205,7 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound, secret_values
 from ansible_collections.nested.warden.plugins.module_utils.docker_cli import DockerCli, DockerError
+from ansible_collections.nested.warden.plugins.module_utils.inputs import checked_module
 from ansible_collections.nested.warden.plugins.module_utils.throwaway_container import MODES, run_in_throwaway
 
 
@@ -256,12 +257,9 @@ def stdin_secrets(stdin):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=False)
+    module = checked_module(AnsibleModule, argument_spec(), supports_check_mode=False)
     params = module.params
     module.no_log_values.update(stdin_secrets(params["stdin"]))
-    for option, unit in (("timeout", "seconds"), ("tail_lines", "lines")):
-        if params[option] <= 0:
-            module.fail_json(msg=f"{option}={params[option]}: give a number of {unit} above 0")
     try:
         result = run_in_throwaway(DockerCli(module, params["executable"]), params)
     except (DockerError, CliNotFound) as exc:

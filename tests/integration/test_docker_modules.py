@@ -185,7 +185,7 @@ def test_a_missing_image_fails_before_anything_is_created(lab):
         ({"address": "172.30.79.255"}, "has address 172.30.79.255, not a host address in 172.30.79.0/24"),
         ({"address": "172.30.79.1"}, "has address 172.30.79.1, the gateway of 172.30.79.0/24"),
         ({"address": "172.30.79.20"}, "more than one host has the address 172.30.79.20"),
-        ({"name": "bad name!"}, "'bad name!' (hostname 'a') is not a container name Docker takes"),
+        ({"name": "bad name!"}, "hosts[0].name 'bad name!' is not a name Docker takes"),
     ],
 )
 def test_bad_settings_fail_before_anything_is_created(lab, change, message):
