@@ -104,6 +104,10 @@ def read_record(path):
             f"stage_result: the recorded stage result {path} is not valid JSON ({where}); delete it "
             "(the stage records it again when it runs)"
         ) from None
+    except IsADirectoryError:
+        raise AnsibleLookupError(
+            f"stage_result: the recorded stage result {path} is a directory, not a file; move it away"
+        ) from None
     except OSError as err:
         raise AnsibleLookupError(
             f"stage_result: the recorded stage result {path} cannot be read: {err.strerror}; check "
@@ -119,6 +123,8 @@ def read_record(path):
 
 def state_dir_problem(state_dir):
     """Why state_dir cannot hold recorded results (a NUL byte, a file, a results that is a file)."""
+    if not state_dir:
+        return "stage_result: state_dir is empty; set nested_warden_state_dir (or state_dir=) to a directory"
     problem = nul_problem(state_dir, f"stage_result: state_dir {state_dir!r}")
     if problem:
         return problem

@@ -53,6 +53,7 @@ _raw:
 """
 
 import os
+import re
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
@@ -68,12 +69,15 @@ from ansible_collections.nested.warden.plugins.module_utils.inputs import (
 )
 
 _MISSING = object()
+QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 WHAT = "vars_store: file"
 
 
 def load_store(path):
     """The vars store at path as a mapping; errors name the option and the file and say what is
     wrong, never quoting the file's content (a YAML error gives line and column, as the modules do)."""
+    if not path:
+        raise AnsibleLookupError("vars_store: file is empty; give the path of the vars store file")
     problem = nul_problem(path, f"{WHAT}={path!r}")
     if problem:
         raise AnsibleLookupError(problem)
@@ -84,8 +88,13 @@ def load_store(path):
     try:
         store = load_yaml_text(read_text(path, WHAT), WHAT, path)
     except BoshFileError as err:
+        # Where, never what: the parser quotes what it found (an alias, a character), which may
+        # be part of a secret.
+        where = f" line {err.line}" if err.line is not None else ""
+        where += f" column {err.column}" if err.column is not None else ""
         raise AnsibleLookupError(
-            f"{err}; fix the file or point file= at the deployment's vars store"
+            f"{WHAT} '{path}'{where}: {QUOTED.sub('(...)', err.problem)}; fix the file or point file= "
+            "at the deployment's vars store"
         ) from None
     if store is None:
         return {}

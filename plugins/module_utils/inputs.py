@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from ansible.module_utils import basic
 from ansible.module_utils.common.validation import check_type_dict
 
+# The longest file or directory name (one path component) Linux file systems take, in bytes.
+NAME_MAX = 255
 # RFC 1035 (and the IDNA codec Python uses to resolve a name): labels of 1-63 octets, 253 in all.
 MAX_LABEL = 63
 MAX_HOST = 253
@@ -116,6 +118,9 @@ def writable_file_problem(path):  # noqa: PLR0911 -- one return per kind of prob
         return f"is under {pseudo[0]}, a kernel filesystem where no file can be created; choose another path"
     if os.path.isdir(path):
         return "is a directory; give the path of a file"
+    long_names = [part for part in path.split("/") if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX]
+    if long_names:
+        return f"has a name of {len(long_names[0])} characters; file systems take {NAME_MAX} bytes per name"
     parent = os.path.dirname(path)
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)

@@ -39,3 +39,4 @@ class BoshFileError(BoshError):
         self.path = path
         self.problem = problem
         self.line = line
+        self.column = column
