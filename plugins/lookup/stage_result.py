@@ -77,6 +77,7 @@ from ansible_collections.nested.warden.plugins.module_utils.inputs import (
     option_type_problem,
 )
 
+KINDS = ("latest", "fixed")
 STAGE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
@@ -138,9 +139,18 @@ def state_dir_problem(state_dir):
     return None
 
 
+def options_problem(options):
+    """Why an option given to the lookup has the wrong type or value, said before Ansible's
+    option handling would (its message leaves out the valid values)."""
+    problem = option_type_problem("stage_result", options, {"state_dir": str, "kind": str, "output": str})
+    if not problem and options.get("kind", "latest") not in KINDS:
+        problem = f"stage_result: kind must be {' or '.join(KINDS)}, not {options['kind']!r}"
+    return problem
+
+
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
-        problem = option_type_problem("stage_result", kwargs, {"state_dir": str, "kind": str, "output": str})
+        problem = options_problem(kwargs)
         if problem:
             raise AnsibleLookupError(problem)
         self.set_options(var_options=variables, direct=kwargs)

@@ -126,6 +126,8 @@ def value_at(store, path):
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         problem = option_type_problem("vars_store", kwargs, {"file": str})
+        if not problem and kwargs.get("file") == "":  # the path type would make it the current directory
+            problem = "vars_store: file is empty; give the path of the vars store file"
         if problem:
             raise AnsibleLookupError(problem)
         self.set_options(var_options=variables, direct=kwargs)

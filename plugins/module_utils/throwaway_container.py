@@ -86,6 +86,18 @@ def _label_problem(params):
     return next((problem for problem in problems if problem), None)
 
 
+def predict(cli, params):
+    """Check mode: every check a run makes before it starts anything (the parameters, the image
+    on the engine); DockerError when the run would fail there. Nothing is started."""
+    problem = params_problem(params)
+    if problem:
+        raise DockerError(problem)
+    if not cli.inspect("image", [params["image"]]):
+        raise DockerError(
+            f"the image {params['image']} does not exist on this Docker engine (it is never pulled)"
+        )
+
+
 def probe_privileged(cli, name, image, labels):
     """'' when the engine runs a --privileged container from image, else what it answered;
     DockerError when the probe failed for another reason (no such image, say)."""

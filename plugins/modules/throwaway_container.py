@@ -134,7 +134,10 @@ options:
     default: docker
 attributes:
   check_mode:
-    support: none
+    support: partial
+    details:
+      - Runs nothing; fails where a run would fail before it starts anything (the parameters, an
+        image the engine lacks), else reports the task as skipped.
   diff_mode:
     support: none
   platform:
@@ -206,7 +209,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound, secret_values
 from ansible_collections.nested.warden.plugins.module_utils.docker_cli import DockerCli, DockerError
 from ansible_collections.nested.warden.plugins.module_utils.inputs import checked_module
-from ansible_collections.nested.warden.plugins.module_utils.throwaway_container import MODES, run_in_throwaway
+from ansible_collections.nested.warden.plugins.module_utils.throwaway_container import (
+    MODES,
+    predict,
+    run_in_throwaway,
+)
 
 
 def argument_spec():
@@ -257,11 +264,15 @@ def stdin_secrets(stdin):
 
 
 def main():
-    module = checked_module(AnsibleModule, argument_spec(), supports_check_mode=False)
+    module = checked_module(AnsibleModule, argument_spec(), supports_check_mode=True)
     params = module.params
     module.no_log_values.update(stdin_secrets(params["stdin"]))
     try:
-        result = run_in_throwaway(DockerCli(module, params["executable"]), params)
+        cli = DockerCli(module, params["executable"])
+        if module.check_mode:
+            predict(cli, params)
+            module.exit_json(changed=False, skipped=True, msg="check mode: the command was not run")
+        result = run_in_throwaway(cli, params)
     except (DockerError, CliNotFound) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)
