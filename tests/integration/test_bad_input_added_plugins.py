@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -710,6 +711,21 @@ def test_the_bad_playbook_input_creates_nothing(played):
 
 def test_the_playbook_matrix_has_enough_cases_per_plugin():
     assert min(len(STATE_FILE_CASES), len(VARS_STORE_CASES), len(STAGE_RESULT_CASES)) >= 15
+
+
+def test_a_four_digit_octal_mode_is_written_and_check_mode_predicts_it(files):
+    """'4755' was refused as "not octal"."""
+    target = files / "modes" / "setuid.txt"
+    task = {
+        "name": "four digits",
+        "nested.warden.state_file": {"path": str(target), "content": "x\n", "mode": "4755"},
+    }
+    predicted, _ = run_playbook(files, [task], "--check")
+    assert predicted["four digits"]["changed"] is True and not target.parent.exists()
+    written, _ = run_playbook(files, [task])
+    assert written["four digits"]["changed"] is True
+    assert stat.S_IMODE(target.stat().st_mode) == 0o4755
+    shutil.rmtree(target.parent)
 
 
 @pytest.mark.parametrize("check", [False, True], ids=["run", "check"])
