@@ -14,6 +14,8 @@ description:
     C(<stage>.fixed.json), so the root causes a run fixed stay known to later runs.
   - This lookup returns the stage's result of this run when the play has it, else the recorded
     one, so a stage run alone by its tag takes what the earlier stages produced.
+  - Errors name the option or the recorded file and say what to do; they never quote a recorded
+    file's content.
 author: nested-warden developers (@nested-warden)
 version_added: 1.0.0
 options:

@@ -13,6 +13,8 @@ description:
     would print it.
   - Paths are BOSH paths such as V(/docker_registry_password) or V(/docker_registry_ca/ca);
     a list item is addressed by its index (V(/list/0)).
+  - Errors name the option and the file and never quote the file's content (a store that is not
+    valid YAML is reported by line and column).
 author: nested-warden developers (@nested-warden)
 version_added: 1.0.0
 options:

@@ -18,9 +18,15 @@ description:
   - With O(state=absent), removes every container (with its anonymous volumes), volume and
     network that carries O(label)=O(network), and nothing else. When a container without the
     label is attached to a lab network, it stops before removing anything and names it.
-  - Every check runs before the first change (the subnet, container names, each address inside
+  - Every check runs before the first change, in check mode too (the network name and O(label);
+    an IPv4 O(subnet) with room for hosts that overlaps no other network of the engine; container
+    and host names; each host's capabilities, security options and command; each address inside
     the subnet, not its gateway and not held by another container on the network), so a bad
-    setting leaves the lab as it was.
+    setting leaves the lab as it was and check mode fails where the run would.
+  - When the engine still refuses a change (a setting only it can judge), what this run created
+    (its network, its new containers) is removed again and the error says so.
+  - An option given the wrong type (a string where O(hosts) takes a list of mappings, say), or a
+    NUL byte in any option, fails naming the option.
   - Runs the C(docker) CLI (a few calls of ~50 ms) instead of one module run per object; the CLI
     honours C(DOCKER_HOST) and the current Docker context.
 version_added: "1.3.0"
@@ -38,12 +44,15 @@ options:
     choices: [present, absent]
     default: present
   network:
-    description: Name of the lab's Docker network; also the value of O(label) on every lab object.
+    description:
+      - Name of the lab's Docker network; also the value of O(label) on every lab object.
+      - Letters, digits, V(_), V(.) and V(-), starting with a letter or digit.
     type: str
     required: true
   subnet:
     description:
-      - Subnet of the network in CIDR notation, for example V(172.30.77.0/24).
+      - IPv4 subnet of the network in CIDR notation, for example V(172.30.77.0/24); at most a
+        V(/29), and not overlapping the subnet of another network of the engine.
       - An existing lab network with another subnet is not changed; the module fails and says how
         to remove the lab first.
       - Required with O(state=present).
@@ -66,7 +75,7 @@ options:
     default: []
     suboptions:
       name:
-        description: Container name.
+        description: Container name (letters, digits, V(_), V(.) and V(-), starting with a letter or digit).
         type: str
         required: true
       hostname:
@@ -82,7 +91,7 @@ options:
         elements: str
         default: []
       capabilities:
-        description: Linux capabilities to add.
+        description: Linux capabilities to add (names of capabilities(7), with or without C(CAP_)).
         type: list
         elements: str
         default: []

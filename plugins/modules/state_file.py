@@ -17,6 +17,12 @@ description:
   - Missing parent directories are created with O(directory_mode); the file is replaced atomically
     (a temporary file in the same directory, then a rename), so a reader never sees half a file.
   - Changed only when the content or the mode differ from what is on disk.
+  - Before anything is written, and in check mode too, it refuses a path it could not write (a NUL
+    byte, a name longer than 255 bytes, a path under C(/proc) or C(/sys), a parent that is a file,
+    a read-only mount or a first existing parent directory the user may not write), so check mode
+    fails where the run would.
+  - When the write fails after missing directories were created, the directories it created are
+    removed again.
 version_added: "1.1.0"
 author:
   - nested-warden developers (@nested-warden)
@@ -36,13 +42,15 @@ options:
     required: true
   mode:
     description:
-      - The file's permissions, as an octal string.
+      - The file's permissions, as a quoted string of 3 or 4 octal digits (V(0600), V(4755)).
     type: str
     default: "0600"
   directory_mode:
     description:
-      - The permissions of the parent directories the plugin creates, as an octal string. Existing
-        directories are left as they are.
+      - The permissions of the parent directories the plugin creates, as a quoted string of 3 or 4
+        octal digits. Existing directories are left as they are.
+      - It must give the owner write and search permission (as V(0700) and V(0750) do) when a
+        directory is to be created; otherwise the plugin fails before it creates anything.
     type: str
     default: "0700"
 attributes:

@@ -19,6 +19,9 @@ description:
     honours C(DOCKER_HOST) and the current Docker context.
   - Always reports C(changed=false), since nothing it creates outlives the task but a named
     O(volume.source), which holds only what the command left there.
+  - Every parameter is checked before anything starts (names Docker takes, a non-empty O(exec),
+    known capabilities and security options, absolute container paths, label keys); an option
+    given the wrong type, or a NUL byte in any option, fails naming the option.
 version_added: "1.3.0"
 author:
   - nested-warden developers (@nested-warden)
@@ -30,7 +33,9 @@ extends_documentation_fragment:
 options:
   name:
     description:
-      - Container name. A container of this name left by an interrupted run (one that carries
+      - Container name (letters, digits, V(_), V(.) and V(-), starting with a letter or digit; an
+        empty one is refused, since Docker would name the container at random). A container of
+        this name left by an interrupted run (one that carries
         every label of O(labels)) is removed first; any other container of this name stops the
         module before it starts anything.
       - The probe of O(mode=auto) is named O(name)C(-probe).
@@ -107,7 +112,7 @@ options:
     type: dict
     default: {}
   exec:
-    description: The command (argv) run in the container with C(docker exec).
+    description: The command (argv) run in the container with C(docker exec); it must not be empty.
     type: list
     elements: str
     required: true
@@ -168,12 +173,12 @@ EXAMPLES = r"""
 RETURN = r"""
 mode:
   description: How the container ran, V(privileged) or V(caps).
-  returned: always
+  returned: when not in check mode
   type: str
   sample: caps
 privileged_refusal:
   description: What the engine answered to the C(--privileged) probe; empty when it ran or was not tried.
-  returned: always
+  returned: when not in check mode
   type: str
   sample: "docker: Error response from daemon: ... unable to apply caps: operation not permitted"
 exit_code:
@@ -198,7 +203,7 @@ timed_out:
   sample: false
 tail:
   description: The last lines of O(tail_path); empty when it could not be read.
-  returned: always
+  returned: when not in check mode
   type: list
   elements: str
 """
