@@ -297,6 +297,9 @@ def undo(cli, created):
 
 def lab_absent(cli, network, label):
     """Remove every container, volume and network that carries LABEL=NETWORK."""
+    problem = name_problem("network", network) or label_key_problem("label", label)
+    if problem:  # an empty value or key would select more than this lab's objects
+        raise DockerError(problem)
     selector = f"{label}={network}"
     removed = {kind: cli.listed(kind, selector) for kind in ("container", "volume", "network")}
     for document in cli.inspect("network", removed["network"]):

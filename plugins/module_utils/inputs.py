@@ -2,7 +2,8 @@
 deep inside a request or a file read (an exception, not a message) is found here first and said
 in words that name the option and how to fix it.
 
-Every function returns a problem sentence, or None when the value is fine; none raises.
+Every function returns a problem sentence, or None when the value is fine; none raises (but
+checked_module, which fails the module run with the sentence).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from urllib.parse import urlsplit
 from ansible.module_utils import basic
 from ansible.module_utils.common.validation import check_type_dict
 
+# Pseudo filesystems: root may pass os.access there, and statvfs does not flag them read-only,
+# yet a new file cannot be made in them.
+PSEUDO_FILESYSTEMS = ("/proc", "/sys")
+OCTAL_MODE_DIGITS = "01234567"
 # The longest file or directory name (one path component) Linux file systems take, in bytes.
 NAME_MAX = 255
 # RFC 1035 (and the IDNA codec Python uses to resolve a name): labels of 1-63 octets, 253 in all.
@@ -140,12 +145,6 @@ def _read_only_filesystem(path):
         return False
 
 
-# Pseudo filesystems: root may pass os.access there, and statvfs does not flag them read-only,
-# yet a new file cannot be made in them.
-PSEUDO_FILESYSTEMS = ("/proc", "/sys")
-OCTAL_MODE_DIGITS = "01234567"
-
-
 def nul_problem(value, name):
     """Why a string option (or a string anywhere in a list or mapping option) cannot be handed to
     the operating system: a NUL byte, which no path, argument or environment value may hold."""
@@ -239,8 +238,9 @@ def option_type_problem(plugin, options, types):
     place). None when every one given is fine."""
     for name, wanted in types.items():
         if name in options and not isinstance(options[name], wanted):
+            wanted_kind = kind_of(wanted())
             return (
-                f"{plugin}: {name} must be {kind_of(wanted())}, not {kind_of(options[name])}; "
-                f"give {name}= as {kind_of(wanted())}"
+                f"{plugin}: {name} must be {wanted_kind}, not {kind_of(options[name])}; "
+                f"give {name}= one {wanted_kind.split()[-1]}"
             )
     return None

@@ -210,6 +210,18 @@ LAB_CASES = [
         ["hosts[0].command[1]", "NUL"],
     ),
     Case("lab-image-empty", docker_lab, lab(image=""), ["image is empty"]),
+    Case(
+        "lab-absent-network-empty",
+        docker_lab,
+        {"network": "", "label": LABEL, "state": "absent"},
+        ["network ''"],
+    ),
+    Case(
+        "lab-absent-label-empty",
+        docker_lab,
+        {"network": f"{PREFIX}-lab", "label": "", "state": "absent"},
+        ["label ''"],
+    ),
 ]
 
 THROWAWAY_CASES = [
