@@ -298,6 +298,7 @@ import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible_collections.nested.warden.plugins.module_utils.inputs import checked_module
 
 try:
     from ansible_collections.nested.warden.plugins.module_utils.bosh_cli import (
@@ -547,8 +548,9 @@ DEPLOYMENT_NAME = re.compile(r"[-0-9A-Za-z_+.]+")
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
+    module = checked_module(
+        AnsibleModule,
+        argument_spec(),
         supports_check_mode=True,
         required_if=[
             ("state", "present", ("deployment", "manifest")),

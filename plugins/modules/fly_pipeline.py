@@ -404,6 +404,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.urls import open_url
+from ansible_collections.nested.warden.plugins.module_utils.inputs import checked_module, utf8_problem
 
 try:
     from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound, secret_values
@@ -414,7 +415,6 @@ try:
         parameter_problems,
         vars_file_problem,
     )
-    from ansible_collections.nested.warden.plugins.module_utils.inputs import utf8_problem
 
     IMPORT_ERROR = YAML_IMPORT_ERROR
 except ImportError as err:
@@ -447,8 +447,9 @@ def argument_spec():
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
+    module = checked_module(
+        AnsibleModule,
+        argument_spec(),
         supports_check_mode=True,
         required_if=[("state", "present", ("config",)), ("state", "triggered", ("trigger",))],
         required_together=[("username", "password")],

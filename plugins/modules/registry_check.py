@@ -300,6 +300,7 @@ listen:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.nested.warden.plugins.module_utils.inputs import checked_module
 from ansible_collections.nested.warden.plugins.module_utils.listen_sockets import (
     binding_summary,
     listen_port_facts,
@@ -360,8 +361,9 @@ def validate(params):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
+    module = checked_module(
+        AnsibleModule,
+        argument_spec(),
         required_one_of=[("url", "listen_port")],
         required_together=[("username", "password")],
         required_by={"repository": "url", "tag": "repository"},

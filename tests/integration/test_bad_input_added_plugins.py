@@ -27,7 +27,13 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
-from ansible_collections.nested.warden.plugins.modules import bosh_deploy, docker_lab, throwaway_container
+from ansible_collections.nested.warden.plugins.modules import (
+    bosh_deploy,
+    docker_lab,
+    fly_pipeline,
+    registry_check,
+    throwaway_container,
+)
 
 PROJECT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -401,6 +407,32 @@ def test_a_vars_store_under_proc_fails_in_check_mode_too():
         assert result.get("failed") is True, result
         assert "/proc" in result["msg"] and "kernel filesystem" in result["msg"]
     assert not Path(f"/proc/{PREFIX}").exists()
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check"])
+@pytest.mark.parametrize(
+    ("module", "args", "option"),
+    [
+        (bosh_deploy, {"state": "rendered", "manifest": f"{SMALL_MANIFEST}\x00"}, "manifest"),
+        (
+            bosh_deploy,
+            {"state": "rendered", "manifest": str(SMALL_MANIFEST), "vars_store": "/tmp/a\x00.yml"},
+            "vars_store",
+        ),
+        (
+            fly_pipeline,
+            {"concourse_url": "http://127.0.0.1:9", "target": "t", "pipeline": "p", "config": "/a\x00"},
+            "config",
+        ),
+        (registry_check, {"url": "http://127.0.0.1:9", "ca_path": "/a\x00.pem"}, "ca_path"),
+    ],
+    ids=["bosh-manifest", "bosh-vars-store", "fly-config", "registry-ca-path"],
+)
+def test_a_nul_byte_in_a_path_option_of_the_original_modules_is_named_not_raised(module, args, option, check):
+    """They raised ValueError "embedded null byte" (bosh_deploy's manifest, registry_check's ca_path)."""
+    result = run_module(module, args, check_mode=check)
+    assert result.get("failed") is True, result
+    assert result["msg"] == f"{option} contains a NUL byte (\\x00); remove it"
 
 
 # ------------------------------------------------------------------------------------------------
