@@ -82,6 +82,7 @@ class LabVm:
         self.pid_file = os.path.join(state_dir, "qemu.pid")
         self.qemu_log = os.path.join(state_dir, "qemu.log")
         self.console_log = os.path.join(state_dir, "console.log")
+        self.guestfwd_log = os.path.join(state_dir, "guestfwd.log")
         self.key = os.path.join(state_dir, "id_ed25519")
         self.known_hosts = os.path.join(state_dir, "known_hosts")
         self.spec_file = os.path.join(state_dir, "spec.json")
@@ -262,12 +263,14 @@ def qemu_argv(params, vm, hosts, accel, authorized_key):
         # Bound to the lab's device: should the lab network go, the connection fails instead of
         # leaving through a gateway (",," is a comma inside qemu's option string).
         device = params["forward_devices"][forward["address"]]
-        netdev.append(f"guestfwd=tcp:{target}-cmd:{params['socat']} - TCP:{target},,so-bindtodevice={device}")
+        # qemu hands the connection to socat as its stderr too: its messages go to a log instead.
+        socat = f"{params['socat']} -lf {vm.guestfwd_log} - TCP:{target},,so-bindtodevice={device}"
+        netdev.append(f"guestfwd=tcp:{target}-cmd:{socat}")
     key = base64.b64encode(authorized_key.encode()).decode()
     accel_option = "kvm" if accel == "kvm" else "tcg,thread=multi"
     return [
         params["qemu"],
-        "-name", f"nested-warden-{params['name']}",
+        "-name", params["name"],
         "-machine", "q35", "-accel", accel_option,
         "-cpu", "host" if accel == "kvm" else "max",
         "-smp", str(params["cpus"]), "-m", str(params["memory"]),

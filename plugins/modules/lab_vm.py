@@ -32,7 +32,7 @@ extends_documentation_fragment:
   - nested.warden.attributes
 options:
   name:
-    description: The lab's name; the qemu process is named C(nested-warden-)O(name).
+    description: The VM's name (qemu's C(-name)), for example the lab network's name and the host's.
     type: str
     required: true
   state:

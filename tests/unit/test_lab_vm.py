@@ -62,7 +62,8 @@ def test_the_guest_is_isolated_and_reached_only_through_loopback():
 
 def test_each_guest_forward_is_carried_by_socat_bound_to_the_lab_device():
     netdev = argv_for()[argv_for().index("-netdev") + 1]
-    carried = "/usr/bin/socat - TCP:172.30.78.10:5000,,so-bindtodevice=br-0123456789ab"
+    carried = "/usr/bin/socat -lf /srv/state/vm/guestfwd.log - TCP:172.30.78.10:5000"
+    carried += ",,so-bindtodevice=br-0123456789ab"
     assert f"guestfwd=tcp:172.30.78.10:5000-cmd:{carried}" in netdev
     assert netdev.count("guestfwd=") == 2
 
