@@ -40,9 +40,9 @@ from ansible_collections.nested.warden.plugins.module_utils.cli_runner import (
     as_repeated,
     private_file,
     redact,
-    secret_values,
 )
 from ansible_collections.nested.warden.plugins.module_utils.inputs import url_problem
+from ansible_collections.nested.warden.plugins.module_utils.secrets import is_secret_name, secret_values
 
 try:
     import yaml
@@ -171,9 +171,6 @@ class SetPipelineOutput:
         return not self.unchanged
 
 
-# Keys whose values are masked in fly's diff whatever fed them: the diff shows the config
-# Concourse holds, so a secret set by an earlier run (or by hand) appears on the removed lines.
-SECRET_KEY_NAMES = re.compile(r"(password|passphrase|secret|token|private_key|credentials?)$", re.IGNORECASE)
 _DIFF_KEY = re.compile(r"^ *(?P<item>- )?(?P<key>[^\s:#-][^:]*?):(?P<value>( .*)?)$")
 _VAR_REFERENCE = re.compile(r"\(\(([^()]+)\)\)")
 
@@ -222,8 +219,10 @@ def mask_diff(lines, keys, mask="********"):
 
 
 def _is_secret_key(key, keys):
+    # Masked whatever fed them: the diff shows the config Concourse holds, so a secret set by
+    # an earlier run (or by hand) appears on the removed lines.
     key = key.strip().strip("\"'")
-    return key in keys or bool(SECRET_KEY_NAMES.search(key))
+    return key in keys or is_secret_name(key)
 
 
 def warning_lines(stderr):

@@ -406,7 +406,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.urls import open_url
 
 try:
-    from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound, secret_values
+    from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound
     from ansible_collections.nested.warden.plugins.module_utils.fly_cli import (
         YAML_IMPORT_ERROR,
         FlyError,
@@ -415,6 +415,7 @@ try:
         vars_file_problem,
     )
     from ansible_collections.nested.warden.plugins.module_utils.inputs import utf8_problem
+    from ansible_collections.nested.warden.plugins.module_utils.secrets import secret_values
 
     IMPORT_ERROR = YAML_IMPORT_ERROR
 except ImportError as err:
