@@ -5,6 +5,7 @@ The real VM boots in the VM lab (scripts/run-tests lab-vm); these pin what must 
 """
 
 import os
+import socket
 import stat
 import subprocess
 import time
@@ -19,6 +20,7 @@ from ansible_collections.nested.warden.plugins.module_utils.lab_vm import (
     check_network,
     digest,
     ensure_absent,
+    ensure_present,
     forward_devices,
     qemu_argv,
     spec_of,
@@ -230,3 +232,69 @@ def test_the_lab_stage_hands_on_where_each_vm_runs():
     assert summary["worker-vm-1"] == {"action": "skipped"}
     with pytest.raises(AnsibleFilterError, match="results list"):
         lab_vm_summary("worker-vm-0")
+
+
+def base_dir(tmp_path):
+    image = tmp_path / "image"
+    image.mkdir()
+    for name in ("disk.img", "vmlinuz", "initrd.img"):
+        (image / name).write_text("")
+    (image / "host_key.pub").write_text("ssh-ed25519 AAAAC3Nz host\n")
+    (image / "recipe").write_text("r1\n")
+    return str(image)
+
+
+def present_params(tmp_path, **changes):
+    ip = fake_ip(tmp_path, "172.30.78.10 dev br-0123456789ab src 172.30.78.1 uid 0")
+    values = dict(PARAMS, state_dir=str(tmp_path / "state" / "vm"), image_dir=base_dir(tmp_path), ip=ip)
+    values["ssh_port"] = free_port()
+    values.update(changes)
+    return values
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_forwarded_port_in_use_is_refused_before_anything_is_made(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        values = present_params(tmp_path, ssh_port=holder.getsockname()[1])
+        with pytest.raises(LabVmError, match="is in use by another program: set lab_vm_ssh_port"):
+            ensure_present(values, check_mode=False)
+    assert not (tmp_path / "state").exists()
+
+
+def test_check_mode_predicts_the_boot_and_makes_nothing(tmp_path):
+    assert ensure_present(present_params(tmp_path), check_mode=True) == {"changed": True, "action": "started"}
+    assert not (tmp_path / "state").exists()
+
+
+def test_check_mode_predicts_the_failure_of_a_port_in_use(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        with pytest.raises(LabVmError, match="in use"):
+            ensure_present(present_params(tmp_path, ssh_port=holder.getsockname()[1]), check_mode=True)
+
+
+def test_a_missing_qemu_is_named_with_the_way_to_install_it(tmp_path):
+    with pytest.raises(LabVmError, match=r"qemu was not found: install it \(scripts/bootstrap packages\)"):
+        ensure_present(present_params(tmp_path, qemu=None), check_mode=False)
+
+
+def test_more_memory_than_the_machine_has_is_refused(tmp_path):
+    with pytest.raises(LabVmError, match="lower lab_vm_memory"):
+        ensure_present(present_params(tmp_path, memory=10**9), check_mode=True)
+
+
+def test_a_vm_left_by_a_killed_run_is_recovered_not_taken_for_running(tmp_path):
+    values = present_params(tmp_path)
+    state = tmp_path / "state" / "vm"
+    state.mkdir(parents=True)
+    (state / "overlay.qcow2").write_text("left by a killed run")
+    (state / "qemu.pid").write_text("999999999\n")
+    assert ensure_present(values, check_mode=True) == {"changed": True, "action": "recovered"}
