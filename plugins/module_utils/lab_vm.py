@@ -399,12 +399,38 @@ def guest_facts(params, vm):
     }
 
 
+def probe_key(qemu):
+    """What a KVM verdict holds for: this kernel, this CPU, this qemu."""
+    cpu = next(
+        (line for line in read_text("/proc/cpuinfo").splitlines() if line.startswith("model name")), ""
+    )
+    try:
+        qemu_stamp = str(os.stat(qemu).st_mtime_ns)
+    except OSError:
+        qemu_stamp = ""
+    return hashlib.sha256("\n".join([os.uname().release, cpu, qemu, qemu_stamp]).encode()).hexdigest()[:16]
+
+
+def cached_kvm_failure(path, key):
+    try:
+        record = json.loads(read_text(path) or "{}")
+    except ValueError:
+        return ""
+    return record.get("reason", "") if record.get("key") == key else ""
+
+
 def boot(params, vm, network_hosts, authorized_key):
-    """Boot the VM: KVM where a probe boot reaches userspace in time, TCG otherwise."""
+    """Boot the VM: KVM where a probe boot reaches userspace in time, TCG otherwise. A failed
+    probe is remembered for this kernel, CPU and qemu (params["kvm_probe_file"])."""
     accel, reason = params["accel"], ""
+    key = probe_key(params["qemu"])
     if accel == "auto":
         usable, why = kvm_usable()
         accel, reason = ("kvm", why) if usable else ("tcg", why)
+        earlier = cached_kvm_failure(params["kvm_probe_file"], key) if usable else ""
+        if earlier:
+            accel = "tcg"
+            reason = f"{earlier} (remembered in {params['kvm_probe_file']}; delete it to probe again)"
     started = time.monotonic()
     process = start_qemu(params, vm, network_hosts, accel, authorized_key)
     if accel == "kvm" and params["accel"] == "auto":
@@ -417,6 +443,15 @@ def boot(params, vm, network_hosts, authorized_key):
                 process.wait()
             vm.stop()
             accel, reason = "tcg", f"KVM was tried and given up: {why}"
+            with open(params["kvm_probe_file"], "w", encoding="utf-8") as record:
+                json.dump(
+                    {
+                        "key": key,
+                        "reason": reason,
+                        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    },
+                    record,
+                )
             started = time.monotonic()
             process = start_qemu(params, vm, network_hosts, accel, authorized_key)
     elif params["accel"] != "auto":
@@ -455,6 +490,7 @@ def ensure_present(params, check_mode):
     if check_mode:
         return {"changed": True, "action": action}
     os.makedirs(params["state_dir"], mode=0o700, exist_ok=True)
+    params.setdefault("kvm_probe_file", os.path.join(params["image_dir"], "kvm-probe.json"))
     vm.stop()
     if action == "recreated" and not port_free(params["ssh_port"]):
         raise LabVmError(f"127.0.0.1:{params['ssh_port']} is still in use after the old VM stopped")

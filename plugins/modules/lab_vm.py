@@ -17,7 +17,8 @@ description:
     command line; the guest's host key is pinned in RV(known_hosts).
   - With O(accel=auto), KVM is tried where C(/dev/kvm) is usable and kept only when the guest
     reaches userspace within O(kvm_probe_timeout) seconds; otherwise TCG, with the reason in
-    RV(accel_reason).
+    RV(accel_reason). A failed probe is remembered in O(image_dir)/kvm-probe.json for this
+    kernel, CPU and qemu, so later boots go to TCG at once; delete the file to probe again.
   - Idempotent: a VM already running with the same settings and base disk is left alone
     (C(changed=false)); one with other settings is replaced; one killed mid-run is recovered.
   - Waits until SSH lets the lab in and the guest's Docker engine answers; on a timeout the error

@@ -4,6 +4,7 @@ the forwards' devices, idempotence records, removal, and the lab_vm_summary filt
 The real VM boots in the VM lab (scripts/run-tests lab-vm); these pin what must hold before it.
 """
 
+import json
 import os
 import socket
 import stat
@@ -298,3 +299,14 @@ def test_a_vm_left_by_a_killed_run_is_recovered_not_taken_for_running(tmp_path):
     (state / "overlay.qcow2").write_text("left by a killed run")
     (state / "qemu.pid").write_text("999999999\n")
     assert ensure_present(values, check_mode=True) == {"changed": True, "action": "recovered"}
+
+
+def test_a_failed_kvm_probe_is_remembered_only_for_this_kernel_cpu_and_qemu(tmp_path):
+    record = tmp_path / "kvm-probe.json"
+    key = lab_vm.probe_key("/usr/bin/qemu-system-x86_64")
+    record.write_text(json.dumps({"key": key, "reason": "KVM was tried and given up: hung"}))
+    assert lab_vm.cached_kvm_failure(str(record), key) == "KVM was tried and given up: hung"
+    assert lab_vm.cached_kvm_failure(str(record), lab_vm.probe_key("/other/qemu")) == ""
+    record.write_text("not json")
+    assert lab_vm.cached_kvm_failure(str(record), key) == ""
+    assert lab_vm.cached_kvm_failure(str(tmp_path / "absent.json"), key) == ""
