@@ -15,7 +15,7 @@ CHALLENGE_PARAM = re.compile(r'([\w-]+)=(?:"((?:[^"\\]|\\.)*)"|([^\s,"]+))')
 
 def parse_challenge(header):
     """(scheme in lower case, {param: value}) of one WWW-Authenticate challenge."""
-    scheme, _, rest = (header or "").strip().partition(" ")
+    scheme, _space, rest = (header or "").strip().partition(" ")
     params = {}
     for match in CHALLENGE_PARAM.finditer(rest):
         quoted, bare = match.group(2), match.group(3)

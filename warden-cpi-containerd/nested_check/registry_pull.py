@@ -57,7 +57,7 @@ def pull(args):
         if arrived != digest:
             raise ValueError(f"manifest arrived as {arrived}, the registry says {digest}")
         descriptors = [manifest["config"], *manifest["layers"]]
-        code, out, _ = ctr("content", "list", "--quiet")
+        code, out, _err = ctr("content", "list", "--quiet")
         present = set(out.split()) if code == 0 else set()
         blobs = {d["digest"]: fetch_blob(base, d["digest"], session, work) for d in descriptors}
         ref = f"{args.registry}/{args.repository}:{args.tag}"
