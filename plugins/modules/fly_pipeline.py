@@ -407,9 +407,9 @@ from ansible.module_utils.urls import open_url
 
 try:
     from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound
-    from ansible_collections.nested.warden.plugins.module_utils.fly_cli import (
+    from ansible_collections.nested.warden.plugins.module_utils.fly_output import FlyError
+    from ansible_collections.nested.warden.plugins.module_utils.fly_task import (
         YAML_IMPORT_ERROR,
-        FlyError,
         PipelineTask,
         parameter_problems,
         vars_file_problem,

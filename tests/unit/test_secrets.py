@@ -3,7 +3,7 @@ vars, fly's diff masking and the report's outputs."""
 
 import pytest
 from ansible_collections.nested.warden.plugins.filter.stages import report_summary, stage_result
-from ansible_collections.nested.warden.plugins.module_utils import fly_cli
+from ansible_collections.nested.warden.plugins.module_utils import fly_output
 from ansible_collections.nested.warden.plugins.module_utils.secrets import (
     REDACTED,
     is_secret_name,
@@ -36,7 +36,7 @@ def test_names_that_do_not_hold_secrets(name):
 def test_the_fly_diff_masks_by_the_same_rule():
     secret = [f"- {name}: old-value" for name in SECRET_NAMES]
     plain = [f"+ {name}: new-value" for name in NOT_SECRET_NAMES if name]
-    masked = fly_cli.mask_diff(secret + plain, keys=set())
+    masked = fly_output.mask_diff(secret + plain, keys=set())
     assert masked == [f"- {name}: {REDACTED}" for name in SECRET_NAMES] + plain
 
 

@@ -99,7 +99,7 @@ def enable_cgroup_nesting(root=CGROUP_ROOT, proc_cgroup="/proc/self/cgroup"):
         why = (
             f"a process is still in {root} (the kernel refuses to delegate controllers then)"
             if error.errno == errno.EBUSY
-            else f"{root} must be writable (run privileged, or the writable-mounts step first)"
+            else f"{root} must be writable: run privileged (writable-mounts remounts only cgroup v1)"
         )
         return {**result, "passed": False, "error": f"{error}: {why}"}
     result["done"] = (

@@ -30,7 +30,7 @@ def mount_of(path):
     best = ("/", "unknown", "")
     with open("/proc/self/mountinfo", encoding="utf-8") as mountinfo:
         for line in mountinfo:
-            left, _, right = line.partition(" - ")
+            left, _dash, right = line.partition(" - ")
             fields = left.split()
             mount_point = fields[4].replace("\\040", " ")
             fs_type = right.split()[0]

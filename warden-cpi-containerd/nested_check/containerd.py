@@ -62,7 +62,7 @@ def start_containerd(args):
 def remove_leftover_containers():
     """On a root kept from an earlier run (a layer cache), the containers an interrupted run left
     would collide with this run's: remove them (their snapshots go with them)."""
-    code, out, _ = ctr("containers", "list", "--quiet")
+    code, out, _err = ctr("containers", "list", "--quiet")
     leftovers = [name for name in out.split() if name.startswith("nested-check-")] if code == 0 else []
     for name in leftovers:
         ctr("tasks", "kill", "--signal", "SIGKILL", name, timeout=10)

@@ -79,7 +79,7 @@ def make_garden_rootfs(work):
     # A raw rootfs is used as it is: it must belong to the unprivileged container's root, which
     # Garden maps to the highest uid (maximus). GrootFS maps the tar's owners itself.
     maximus = "/var/vcap/packages/garden-idmapper/bin/maximus"
-    code, out, _ = run([maximus if os.path.exists(maximus) else "maximus"])
+    code, out, _err = run([maximus if os.path.exists(maximus) else "maximus"])
     if code == 0 and out.isdigit():
         root = int(out)
         for directory, dirs, files in os.walk(rootfs):
@@ -122,7 +122,7 @@ def stop_test_containerd():
     with contextlib.suppress(OSError, ValueError), open(TEST_CONTAINERD_PIDFILE, encoding="utf-8") as f:
         pid = int(f.read().strip())
         os.kill(pid, 15)
-        for _ in range(100):
+        for _attempt in range(100):
             if not os.path.exists(f"/proc/{pid}"):
                 break
             with contextlib.suppress(ChildProcessError):

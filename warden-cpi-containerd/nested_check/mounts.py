@@ -11,7 +11,7 @@ def writable_mounts(args):
     done, errors = [], []
 
     def attempt(*argv):
-        code, _, err = run(list(argv))
+        code, _out, err = run(list(argv))
         (done if code == 0 else errors).append(" ".join(argv) + ("" if code == 0 else f": {err}"))
 
     with open("/proc/mounts", encoding="utf-8") as mounts:

@@ -38,7 +38,7 @@ def check_cgroups():
     mounts, read_only = [], []
     with open("/proc/self/mountinfo", encoding="utf-8") as mountinfo:
         for line in mountinfo:
-            left, _, right = line.partition(" - ")
+            left, _dash, right = line.partition(" - ")
             if right.startswith("cgroup "):
                 fields = left.split()
                 mounts.append(fields[4])
@@ -58,7 +58,7 @@ def check_cgroups():
 
 def check_snapshotter_root(root):
     os.makedirs(root, exist_ok=True)
-    mount_point, fs_type, _ = mount_of(root)
+    mount_point, fs_type, _options = mount_of(root)
     if fs_type == "overlay":
         return diagnostic(
             "snapshotter_root",
@@ -149,7 +149,7 @@ def check_apparmor_userns():
 
 
 def check_user_namespaces():
-    code, _, err = run(["unshare", "--user", "--map-root-user", "true"])
+    code, _out, err = run(["unshare", "--user", "--map-root-user", "true"])
     if code == 0:
         return diagnostic("user_namespaces", "ok", "unshare --user --map-root-user succeeded")
     return diagnostic(

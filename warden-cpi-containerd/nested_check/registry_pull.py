@@ -1,6 +1,5 @@
 """nested-check pull: an image from the registry into the nested containerd (credentials from a file)."""
 
-import base64
 import hashlib
 import json
 import os
@@ -13,6 +12,7 @@ import urllib.request
 
 from nested_check.archives import write_oci_archive
 from nested_check.common import ctr
+from nested_check.registry_auth import RegistryAuth
 
 MANIFEST_TYPES = ", ".join(
     [
@@ -22,23 +22,11 @@ MANIFEST_TYPES = ", ".join(
 )
 
 
-def registry_request(url, auth, accept=None):
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"not a registry URL: {url}")
-    request = urllib.request.Request(url)  # noqa: S310 (scheme checked above)
-    if accept:
-        request.add_header("Accept", accept)
-    token = base64.b64encode(f"{auth['username']}:{auth['password']}".encode()).decode()
-    request.add_header("Authorization", f"Basic {token}")
-    return request
-
-
-def fetch_blob(base, digest, auth, context, directory):
+def fetch_blob(base, digest, session, directory):
     """Stream one blob to a file, checking that it is what its digest says."""
     path = os.path.join(directory, digest.replace(":", "-"))
     hashed = hashlib.sha256()
-    request = registry_request(f"{base}/blobs/{digest}", auth)
-    with urllib.request.urlopen(request, timeout=120, context=context) as response, open(path, "wb") as out:  # noqa: S310
+    with session.open(f"{base}/blobs/{digest}", timeout=120) as response, open(path, "wb") as out:
         for chunk in iter(lambda: response.read(1 << 20), b""):
             hashed.update(chunk)
             out.write(chunk)
@@ -60,8 +48,8 @@ def pull(args):
             if args.scheme == "https"
             else None
         )
-        request = registry_request(f"{base}/manifests/{args.tag}", auth, MANIFEST_TYPES)
-        with urllib.request.urlopen(request, timeout=60, context=context) as response:  # noqa: S310
+        session = RegistryAuth(auth, context)
+        with session.open(f"{base}/manifests/{args.tag}", MANIFEST_TYPES) as response:
             body, headers = response.read(), response.headers
         manifest = json.loads(body)
         arrived = "sha256:" + hashlib.sha256(body).hexdigest()
@@ -69,9 +57,9 @@ def pull(args):
         if arrived != digest:
             raise ValueError(f"manifest arrived as {arrived}, the registry says {digest}")
         descriptors = [manifest["config"], *manifest["layers"]]
-        code, out, _ = ctr("content", "list", "--quiet")
+        code, out, _err = ctr("content", "list", "--quiet")
         present = set(out.split()) if code == 0 else set()
-        blobs = {d["digest"]: fetch_blob(base, d["digest"], auth, context, work) for d in descriptors}
+        blobs = {d["digest"]: fetch_blob(base, d["digest"], session, work) for d in descriptors}
         ref = f"{args.registry}/{args.repository}:{args.tag}"
         archive = os.path.join(work, "image.tar")
         descriptor = {
@@ -101,6 +89,7 @@ def pull(args):
         "passed": code == 0,
         "ref": ref,
         "digest": digest,
+        "auth": session.scheme,
         "layers": len(layers),
         # Layers an earlier run left in a kept root (a layer cache): fetched and verified again,
         # not unpacked again.
