@@ -8,7 +8,7 @@ unexport PYTHONUNBUFFERED
 PYTHON := $(CURDIR)/.venv/bin/python
 S ?= lab
 
-.PHONY: bootstrap lab lab-down test test-unit test-integration lint sanity molecule bench
+.PHONY: bootstrap lab lab-down lab-vm lab-vm-down test test-unit test-integration lint sanity molecule bench
 
 bootstrap:
 	@scripts/bootstrap
@@ -18,6 +18,13 @@ lab: bootstrap
 
 lab-down: bootstrap
 	ansible-playbook playbooks/lab-down.yml
+
+# The same stages with the worker as a qemu VM (cgroup v2, privileged, XFS quota, AppArmor).
+lab-vm: bootstrap
+	ansible-playbook -i inventory/lab-vm site.yml
+
+lab-vm-down: bootstrap
+	ansible-playbook -i inventory/lab-vm playbooks/lab-down.yml
 
 test: bootstrap
 	@$(PYTHON) scripts/run-tests

@@ -1,12 +1,8 @@
 """Import the project as Ansible does: as the collection nested.warden, through the link that
 scripts/bootstrap makes at .cache/collections/ansible_collections/nested/warden."""
 
-import importlib.machinery
-import importlib.util
 import sys
 from pathlib import Path
-
-import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
 COLLECTIONS = PROJECT / ".cache" / "collections"
@@ -18,14 +14,3 @@ if not COLLECTION_LINK.is_dir() or COLLECTION_LINK.resolve() != PROJECT:
     )
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
-
-
-@pytest.fixture
-def nested_check():
-    """The image's nested-check script (no .py suffix) loaded as a module, afresh for each test."""
-    loader = importlib.machinery.SourceFileLoader(
-        "nested_check", str(PROJECT / "warden-cpi-containerd" / "nested-check")
-    )
-    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("nested_check", loader))
-    loader.exec_module(module)
-    return module

@@ -26,6 +26,29 @@ def lab_host(name, hostvars, command, writable_sysctls_command):
         ) from error
 
 
+def lab_vm_summary(results):
+    """The lab's VMs as the lab stage hands them on (the report names where the tests ran): per
+    VM its action and, once booted, kernel, cgroup version, AppArmor, Docker and accelerator."""
+    if not isinstance(results, list):
+        raise AnsibleFilterError(
+            f"lab_vm_summary: expected the lab_vm task's results list, got {type(results).__name__}"
+        )
+    summary = {}
+    for result in results:
+        if not isinstance(result, dict) or "item" not in result:
+            raise AnsibleFilterError("lab_vm_summary: each result needs the item (the VM's inventory name)")
+        entry = {"action": result.get("action", "skipped")}
+        guest = result.get("guest") or {}
+        for key in ("kernel", "cgroup", "apparmor", "docker"):
+            if key in guest:
+                entry[key] = guest[key]
+        for key in ("accel", "accel_reason", "seconds_to_ready"):
+            if key in result:
+                entry[key] = result[key]
+        summary[result["item"]] = entry
+    return summary
+
+
 class FilterModule:
     def filters(self):
-        return {"lab_host": lab_host}
+        return {"lab_host": lab_host, "lab_vm_summary": lab_vm_summary}

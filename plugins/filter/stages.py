@@ -16,6 +16,7 @@ import datetime
 import time
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.nested.warden.plugins.module_utils.secrets import mask_secrets
 
 STATUSES = ("passed", "fixed", "skipped", "failed")
 
@@ -97,8 +98,9 @@ def stage_record(result):
 
 
 def report_summary(results, stages, earlier_fixes=None, not_covered=None, check_mode=False):
-    """The report of a run: one row per stage in order, the overall status, the root causes
-    fixed (by this run, or kept from the run that fixed them), and what was not covered."""
+    """The report of a run: one row per stage in order (outputs under secret names masked), the
+    overall status, the root causes fixed (by this run, or kept from the run that fixed them),
+    and what was not covered."""
     results = results or {}
     earlier_fixes = earlier_fixes or {}
     rows, causes, uncovered = [], [], []
@@ -127,6 +129,8 @@ def report_summary(results, stages, earlier_fixes=None, not_covered=None, check_
             ),
         }
         row["seconds"] = result.get("seconds")
+        # The report is a file others read: a stage's outputs show no secret by name.
+        row["outputs"] = mask_secrets(row["outputs"])
         rows.append(row)
         if row["status"] == "fixed":
             when = "would be fixed by this run (check mode)" if row["predicted"] else "fixed by this run"

@@ -11,13 +11,13 @@ returned to the user.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import tempfile
 
+from ansible_collections.nested.warden.plugins.module_utils.secrets import REDACTED
+
 C_LOCALE = {"LANGUAGE": "C", "LC_ALL": "C", "LANG": "C"}
-REDACTED = "********"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -85,42 +85,6 @@ def secret_strings(value):
     if isinstance(value, (list, tuple)):
         return [s for v in value for s in secret_strings(v)]
     return [value] if isinstance(value, str) else []
-
-
-# Variable names whose values are secrets wherever they sit in a variables dict: passwords,
-# secrets, tokens, credentials and keys (private_key, ssh_key, access_key; a certificate's
-# private part is its private_key).
-SECRET_VARIABLE_NAME = re.compile(
-    r"(pass(word|phrase)?|secret|token|credentials?|(^|[_-])key|private)$",
-    re.IGNORECASE,
-)
-
-
-def is_secret_name(name):
-    return bool(SECRET_VARIABLE_NAME.search(str(name)))
-
-
-def secret_values(variables):
-    """The strings of a variables dict that are secrets, by name: every string under a key that
-    names a secret (at any depth; all of a secret certificate, say). What is not named a secret
-    (a host, a version) stays visible, so that it can be registered with module.no_log_values
-    without masking unrelated output."""
-    found = []
-
-    def walk(node, secret):
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(value, secret or is_secret_name(key))
-        elif isinstance(node, (list, tuple)):
-            for item in node:
-                walk(item, secret)
-        elif secret and node is not None and not isinstance(node, bool):
-            text = str(node)
-            if text:
-                found.append(text)
-
-    walk(variables, False)
-    return found
 
 
 class CliNotFound(Exception):

@@ -323,8 +323,8 @@ try:
         private_file,
         redact,
         secret_strings,
-        secret_values,
     )
+    from ansible_collections.nested.warden.plugins.module_utils.secrets import secret_values
 
     IMPORT_ERROR = YAML_IMPORT_ERROR  # PyYAML is the only third-party import; bosh_manifest guards it
 except ImportError as err:

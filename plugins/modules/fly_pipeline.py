@@ -407,14 +407,15 @@ from ansible.module_utils.urls import open_url
 from ansible_collections.nested.warden.plugins.module_utils.inputs import checked_module, utf8_problem
 
 try:
-    from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound, secret_values
-    from ansible_collections.nested.warden.plugins.module_utils.fly_cli import (
+    from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound
+    from ansible_collections.nested.warden.plugins.module_utils.fly_output import FlyError
+    from ansible_collections.nested.warden.plugins.module_utils.fly_task import (
         YAML_IMPORT_ERROR,
-        FlyError,
         PipelineTask,
         parameter_problems,
         vars_file_problem,
     )
+    from ansible_collections.nested.warden.plugins.module_utils.secrets import secret_values
 
     IMPORT_ERROR = YAML_IMPORT_ERROR
 except ImportError as err:

@@ -306,9 +306,11 @@ from ansible_collections.nested.warden.plugins.module_utils.listen_sockets impor
     listen_port_facts,
 )
 from ansible_collections.nested.warden.plugins.module_utils.registry_client import (
-    ConfigurationError,
     RegistryClient,
     check_registry,
+)
+from ansible_collections.nested.warden.plugins.module_utils.registry_protocol import (
+    ConfigurationError,
     validate_reference,
     validate_repository,
 )

@@ -211,9 +211,10 @@ tail:
 import json
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound, secret_values
+from ansible_collections.nested.warden.plugins.module_utils.cli_runner import CliNotFound
 from ansible_collections.nested.warden.plugins.module_utils.docker_cli import DockerCli, DockerError
 from ansible_collections.nested.warden.plugins.module_utils.inputs import checked_module
+from ansible_collections.nested.warden.plugins.module_utils.secrets import secret_values
 from ansible_collections.nested.warden.plugins.module_utils.throwaway_container import (
     MODES,
     predict,

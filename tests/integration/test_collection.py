@@ -48,6 +48,8 @@ SHIPPED = [
     "plugins/modules/registry_check.py",
     "plugins/module_utils/cli_runner.py",
     "plugins/module_utils/registry_client.py",
+    "plugins/module_utils/registry_protocol.py",
+    "plugins/module_utils/secrets.py",
     "plugins/doc_fragments/attributes.py",
     "plugins/filter/network.py",
     "roles/registry_fix/tasks/main.yml",

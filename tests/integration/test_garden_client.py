@@ -1,4 +1,4 @@
-"""The Garden client (warden-cpi-containerd/garden_client.py) and nested-check's garden check,
+"""The Garden client (warden-cpi-containerd/nested_check/garden_client.py) and nested-check's garden check,
 against the Garden double serving the protocol recorded from the real gdn
 (tests/fixtures/garden/, README there), and against the real gdn where an image with Garden
 binaries exists (NESTED_WARDEN_GARDEN_IMAGE, default nested-warden/garden-dev:garden)."""
@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from nested_check import garden_check, garden_client, garden_preflight
 
 PROJECT = Path(__file__).resolve().parents[2]
 IMAGE_DIR = PROJECT / "warden-cpi-containerd"
@@ -20,9 +21,6 @@ FIXTURES = PROJECT / "tests/fixtures/garden"
 PROTOCOL = FIXTURES / "protocol.json"
 GARDEN_CHECK = FIXTURES / "garden-check.json"
 DOUBLE = PROJECT / "tests/doubles/garden"
-
-sys.path.insert(0, str(IMAGE_DIR))
-import garden_client  # noqa: E402
 
 
 def recorded(path, step):
@@ -164,9 +162,9 @@ def garden_args(address, **overrides):
 
 
 @pytest.fixture
-def nested_check(nested_check, tmp_path, monkeypatch):
-    """conftest's nested_check, its Garden paths in tmp_path and no rootfs to build."""
-    module = nested_check
+def garden(tmp_path, monkeypatch):
+    """The garden check's module, its Garden paths in tmp_path and no rootfs to build."""
+    module = garden_check
     monkeypatch.setattr(module, "GARDEN_WORK_DIR", str(tmp_path / "work"))
     monkeypatch.setattr(module, "GARDEN_STATE", str(tmp_path / "state"))
     # The double answers from the recording whatever the rootfs holds; no busybox needed here.
@@ -174,14 +172,12 @@ def nested_check(nested_check, tmp_path, monkeypatch):
     return module
 
 
-def test_garden_check_against_the_recording_reports_what_this_host_refused(
-    tmp_path, nested_check, monkeypatch
-):
+def test_garden_check_against_the_recording_reports_what_this_host_refused(tmp_path, garden, monkeypatch):
     # The recording's host: every capability but CAP_SYS_RESOURCE in the bounding set.
-    monkeypatch.setattr(nested_check, "capability_bounding_set", lambda: ((1 << 41) - 1) & ~(1 << 24))
+    monkeypatch.setattr(garden_preflight, "capability_bounding_set", lambda: ((1 << 41) - 1) & ~(1 << 24))
     process, address = start_double(tmp_path, GARDEN_CHECK, strict=False)
     try:
-        result = nested_check.garden_check(garden_args(address))
+        result = garden.garden_check(garden_args(address))
     finally:
         process.kill()
         process.wait()
@@ -197,13 +193,11 @@ def test_garden_check_against_the_recording_reports_what_this_host_refused(
     assert "XFS quota support" in covered["garden grootfs_disk_limit"]
 
 
-def test_a_privileged_failure_with_every_capability_is_a_failure_not_a_refusal(
-    tmp_path, nested_check, monkeypatch
-):
-    monkeypatch.setattr(nested_check, "capability_bounding_set", lambda: (1 << 41) - 1)
+def test_a_privileged_failure_with_every_capability_is_a_failure_not_a_refusal(tmp_path, garden, monkeypatch):
+    monkeypatch.setattr(garden_preflight, "capability_bounding_set", lambda: (1 << 41) - 1)
     process, address = start_double(tmp_path, GARDEN_CHECK, strict=False)
     try:
-        result = nested_check.garden_check(garden_args(address))
+        result = garden.garden_check(garden_args(address))
     finally:
         process.kill()
         process.wait()
@@ -213,9 +207,9 @@ def test_a_privileged_failure_with_every_capability_is_a_failure_not_a_refusal(
     assert "privileged" in result["failed"]
 
 
-def test_garden_check_is_skipped_with_the_reason_without_garden(nested_check, monkeypatch):
-    monkeypatch.setattr(nested_check.os.path, "exists", lambda path: False)
-    result = nested_check.garden_check(garden_args("tcp:127.0.0.1:1", no_start=False))
+def test_garden_check_is_skipped_with_the_reason_without_garden(garden, monkeypatch):
+    monkeypatch.setattr(garden.os.path, "exists", lambda path: False)
+    result = garden.garden_check(garden_args("tcp:127.0.0.1:1", no_start=False))
     assert result["status"] == "skipped"
     assert result["passed"] is True
     assert "scripts/build-garden" in result["reason"]
@@ -286,15 +280,15 @@ def test_real_garden_nested_in_the_explicit_capability_container():
 
 
 def test_a_garden_that_does_not_start_fails_the_check_with_the_log_and_still_stops(
-    tmp_path, nested_check, monkeypatch
+    tmp_path, garden, monkeypatch
 ):
     # The real start-garden, on a VCAP_ROOT holding no Garden: it fails and says why.
-    monkeypatch.setattr(nested_check, "garden_installed", lambda: ("binaries", "garden-bin (test)"))
-    monkeypatch.setattr(nested_check, "TEST_CONTAINERD_PIDFILE", str(tmp_path / "no-containerd.pid"))
+    monkeypatch.setattr(garden, "garden_installed", lambda: ("binaries", "garden-bin (test)"))
+    monkeypatch.setattr(garden, "TEST_CONTAINERD_PIDFILE", str(tmp_path / "no-containerd.pid"))
     monkeypatch.setenv("VCAP_ROOT", str(tmp_path / "vcap"))
     monkeypatch.setenv("GARDEN_PREFLIGHT", "skip")
     monkeypatch.setenv("PATH", f"{IMAGE_DIR}:{os.environ['PATH']}")
-    result = nested_check.garden_check(garden_args("tcp:127.0.0.1:1", no_start=False))
+    result = garden.garden_check(garden_args("tcp:127.0.0.1:1", no_start=False))
     assert [step["name"] for step in result["steps"]] == ["start", "stop", "cleanup"]
     start = result["steps"][0]
     assert start["status"] == "failed"

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from nested_check import garden_check, garden_preflight
 from test_garden_client import GARDEN_CHECK, recorded, request_body
 
 XFS_LISTED = "xfs" in Path("/proc/filesystems").read_text().split()
@@ -18,13 +19,15 @@ def bounding_set():
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("CapBnd:")), 16)
 
 
-def test_privileged_caps_check_names_exactly_what_the_bounding_set_lacks(nested_check):
-    result = nested_check.check_garden_privileged_caps()
+def test_privileged_caps_check_names_exactly_what_the_bounding_set_lacks():
+    result = garden_preflight.check_garden_privileged_caps()
     lacking = [
-        name for name, bit in nested_check.GARDEN_PRIVILEGED_CAPS.items() if not bounding_set() & (1 << bit)
+        name
+        for name, bit in garden_preflight.GARDEN_PRIVILEGED_CAPS.items()
+        if not bounding_set() & (1 << bit)
     ]
     last_cap = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
-    lacking = [name for name in lacking if nested_check.GARDEN_PRIVILEGED_CAPS[name] <= last_cap]
+    lacking = [name for name in lacking if garden_preflight.GARDEN_PRIVILEGED_CAPS[name] <= last_cap]
     if lacking:
         assert result["status"] == "warn"
         assert all(name in result["evidence"] for name in lacking)
@@ -33,17 +36,17 @@ def test_privileged_caps_check_names_exactly_what_the_bounding_set_lacks(nested_
         assert result["status"] == "ok"
 
 
-def test_privileged_caps_check_flags_a_bounding_set_without_sys_resource(nested_check):
+def test_privileged_caps_check_flags_a_bounding_set_without_sys_resource():
     everything = (1 << 41) - 1
-    assert nested_check.missing_privileged_caps(everything & ~(1 << 24)) == ["CAP_SYS_RESOURCE"]
-    assert nested_check.missing_privileged_caps(everything) == []
+    assert garden_preflight.missing_privileged_caps(everything & ~(1 << 24)) == ["CAP_SYS_RESOURCE"]
+    assert garden_preflight.missing_privileged_caps(everything) == []
 
 
 @pytest.mark.needs_root
 @pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("mkfs.xfs") or not XFS_LISTED, reason="needs root, xfsprogs, xfs"
 )
-def test_xfs_quota_check_agrees_with_the_kernel(nested_check, tmp_path):
+def test_xfs_quota_check_agrees_with_the_kernel(tmp_path):
     image, mount_point = tmp_path / "probe.img", tmp_path / "mnt"
     mount_point.mkdir()
     with image.open("wb") as sparse:
@@ -58,7 +61,7 @@ def test_xfs_quota_check_agrees_with_the_kernel(nested_check, tmp_path):
     )
     if probe.returncode == 0:
         subprocess.run(["umount", str(mount_point)], check=True, timeout=60)
-    result = nested_check.check_xfs_quota()
+    result = garden_preflight.check_xfs_quota()
     assert result["status"] == ("ok" if probe.returncode == 0 else "warn"), result
     if probe.returncode != 0:
         assert "loop,pquota,noatime" in result["evidence"]
@@ -67,7 +70,7 @@ def test_xfs_quota_check_agrees_with_the_kernel(nested_check, tmp_path):
     assert leftover.stdout == ""
 
 
-def test_masked_paths_are_found_in_mountinfo(nested_check, tmp_path, monkeypatch):
+def test_masked_paths_are_found_in_mountinfo(tmp_path, monkeypatch):
     mountinfo = tmp_path / "mountinfo"
     mountinfo.write_text(
         "83 82 0:42 / /proc rw,nosuid - proc proc rw\n"
@@ -80,35 +83,35 @@ def test_masked_paths_are_found_in_mountinfo(nested_check, tmp_path, monkeypatch
         "builtins.open",
         lambda path, *a, **k: real_open(mountinfo if path == "/proc/self/mountinfo" else path, *a, **k),
     )
-    assert nested_check.masked_paths() == ["/proc/kcore", "/proc/sys"]
-    result = nested_check.check_masked_paths()
+    assert garden_preflight.masked_paths() == ["/proc/kcore", "/proc/sys"]
+    result = garden_preflight.check_masked_paths()
     assert result["status"] == "warn"
     assert "systempaths=unconfined" in result["fix"]
 
 
-def test_apparmor_profile_is_read_from_the_installed_job_first(nested_check, tmp_path, monkeypatch):
+def test_apparmor_profile_is_read_from_the_installed_job_first(tmp_path, monkeypatch):
     config, properties = tmp_path / "config.ini", tmp_path / "garden-properties.yml"
     properties.write_text('garden:\n  apparmor_profile: ""\n')
-    monkeypatch.setattr(nested_check, "GARDEN_PROPERTIES", str(properties))
-    monkeypatch.setattr(nested_check, "GARDEN_CONFIG", str(config))
-    assert nested_check.garden_apparmor_profile() == ("", str(properties))
+    monkeypatch.setattr(garden_preflight, "GARDEN_PROPERTIES", str(properties))
+    monkeypatch.setattr(garden_preflight, "GARDEN_CONFIG", str(config))
+    assert garden_preflight.garden_apparmor_profile() == ("", str(properties))
     config.write_text("[server]\n  apparmor = garden-default\n")
-    assert nested_check.garden_apparmor_profile() == ("garden-default", str(config))
+    assert garden_preflight.garden_apparmor_profile() == ("garden-default", str(config))
 
 
-def test_apparmor_check_fails_a_profile_on_a_kernel_without_apparmor(nested_check, monkeypatch):
-    monkeypatch.setattr(nested_check, "garden_apparmor_profile", lambda: ("garden-default", "config.ini"))
-    monkeypatch.setattr(nested_check.os.path, "isdir", lambda path: False)
-    monkeypatch.setattr(nested_check.os.path, "exists", lambda path: False)
-    result = nested_check.check_apparmor()
+def test_apparmor_check_fails_a_profile_on_a_kernel_without_apparmor(monkeypatch):
+    monkeypatch.setattr(garden_preflight, "garden_apparmor_profile", lambda: ("garden-default", "config.ini"))
+    monkeypatch.setattr(garden_preflight.os.path, "isdir", lambda path: False)
+    monkeypatch.setattr(garden_preflight.os.path, "exists", lambda path: False)
+    result = garden_preflight.check_apparmor()
     assert result["status"] == "warn"
     assert 'garden.apparmor_profile to ""' in result["fix"]
 
 
-def test_garden_rlimits_check_matches_this_process(nested_check):
+def test_garden_rlimits_check_matches_this_process():
     import resource  # noqa: PLC0415
 
-    result = nested_check.check_garden_rlimits()
+    result = garden_preflight.check_garden_rlimits()
     files = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     held = bool(int(next(line.split()[1] for line in Path("/proc/self/status").read_text().splitlines()
                          if line.startswith("CapEff:")), 16) & (1 << 24))  # fmt: skip
@@ -117,16 +120,16 @@ def test_garden_rlimits_check_matches_this_process(nested_check):
     assert f"nofile {files if files != resource.RLIM_INFINITY else 'unlimited'}" in result["evidence"]
 
 
-def test_host_kernel_writes_default_to_shielded(nested_check, monkeypatch):
+def test_host_kernel_writes_default_to_shielded(monkeypatch):
     monkeypatch.delenv("GARDEN_HOST_KERNEL_WRITES", raising=False)
-    assert "start-garden shields them" in nested_check.check_host_kernel_writes()["evidence"]
+    assert "start-garden shields them" in garden_preflight.check_host_kernel_writes()["evidence"]
 
 
-def test_error_summary_keeps_the_message_and_the_last_logged_error(nested_check):
+def test_error_summary_keeps_the_message_and_the_last_logged_error():
     connection = recorded(GARDEN_CHECK, "grootfs_disk_limit")["connections"][0]
     assert request_body(connection)["limits"]
     message = json.loads(connection["received"].split("\r\n\r\n", 1)[1])["Message"]
-    summary = nested_check.garden_error_summary(message)
+    summary = garden_check.garden_error_summary(message)
     assert summary.startswith("running image plugin create: making image")
     assert summary.endswith("setting quota limit for projid 2: function not implemented")
     assert "timestamp" not in summary

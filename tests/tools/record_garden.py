@@ -2,7 +2,7 @@
 """Record the real Garden's protocol for the Garden client's golden transcripts.
 
 Runs INSIDE a container of the runtime image built with Garden binaries (scripts/build-garden),
-with Garden running (start-garden), next to nested-check and garden_client.py:
+with Garden running (start-garden), where the image's python3 imports the nested_check package:
 
     docker cp tests/tools/record_garden.py CONTAINER:/tmp/ && \\
     docker exec CONTAINER python3 /tmp/record_garden.py /tmp/protocol.json
@@ -13,23 +13,13 @@ missing container (run, destroy). `nested-check garden --handle-prefix nc --reco
 the check's own steps. Both files go to tests/fixtures/garden/ (see its README for the commits).
 """
 
-import importlib.machinery
-import importlib.util
 import json
 import os
 import sys
 import tempfile
 
-sys.path.insert(0, "/usr/local/lib/nested-check")
-import garden_client
-
-
-def nested_check():
-    loader = importlib.machinery.SourceFileLoader("nested_check", "/usr/local/bin/nested-check")
-    spec = importlib.util.spec_from_loader("nested_check", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+from nested_check import garden_client
+from nested_check.garden_check import make_garden_rootfs
 
 
 def main(output):
@@ -48,7 +38,7 @@ def main(output):
 
     work = tempfile.mkdtemp(prefix="record-garden-", dir="/var/vcap/data/tmp")
     os.chmod(work, 0o755)  # noqa: S103 (the unprivileged container's root must reach its rootfs)
-    rootfs, _ = nested_check().make_garden_rootfs(work)
+    rootfs, _ = make_garden_rootfs(work)
     step("ping", lambda: garden.ping() or {})
     handle = step("create", lambda: garden.create({"handle": "nc-protocol", "rootfs": f"raw://{rootfs}"}))
     if not isinstance(handle, str):

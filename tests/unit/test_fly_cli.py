@@ -7,7 +7,13 @@ import textwrap
 from urllib.error import HTTPError, URLError
 
 import pytest
-from ansible_collections.nested.warden.plugins.module_utils import cli_runner, fly_cli
+from ansible_collections.nested.warden.plugins.module_utils import (
+    cli_runner,
+    fly_cli,
+    fly_login,
+    fly_output,
+    fly_task,
+)
 from ansible_collections.nested.warden.plugins.modules import fly_pipeline
 
 PASSWORD = "pw-never-on-argv-51"
@@ -55,7 +61,7 @@ def test_check_mode_sets_with_dry_run_and_check_creds_when_asked():
 
 def test_bailing_out_is_an_error_even_with_exit_0():
     _, client = fly(results=[(0, "pipeline name: p\n\nbailing out\n", "")])
-    with pytest.raises(fly_cli.FlyError, match="did not apply the configuration"):
+    with pytest.raises(fly_output.FlyError, match="did not apply the configuration"):
         client.set_pipeline("p", "/c.yml", [])
 
 
@@ -92,7 +98,7 @@ def test_trigger_with_watch_runs_under_the_time_limit(monkeypatch):
 
 def test_trigger_that_starts_no_build_is_an_error_with_flys_message():
     _, client = fly(results=[(1, "", "error: resource not found\n")])
-    with pytest.raises(fly_cli.FlyError, match=r"^fly trigger-job failed: resource not found$"):
+    with pytest.raises(fly_output.FlyError, match=r"^fly trigger-job failed: resource not found$"):
         client.trigger_job("p", "nope")
 
 
@@ -118,7 +124,7 @@ def test_login_types_the_token_on_stdin_and_never_gets_a_password(monkeypatch):
 def test_failures_carry_the_command_and_fly_output_without_secrets():
     _, client = fly(results=[(1, "", f"error: forbidden: {PASSWORD}\n")])
     client.add_secrets([PASSWORD])
-    with pytest.raises(fly_cli.FlyError) as caught:
+    with pytest.raises(fly_output.FlyError) as caught:
         client.pipelines()
     err = caught.value
     assert err.msg == "fly pipelines failed: forbidden: ********"
@@ -151,7 +157,7 @@ def test_token_request_is_flys_password_grant():
         seen.update(url=url, **kwargs)
         return Response(json.dumps({"access_token": "tok", "token_type": "bearer"}).encode())
 
-    assert fly_cli.fetch_token(opener, "https://ci/", "admin", PASSWORD, ca_cert="/ca.pem") == (
+    assert fly_login.fetch_token(opener, "https://ci/", "admin", PASSWORD, ca_cert="/ca.pem") == (
         "bearer",
         "tok",
     )
@@ -168,8 +174,8 @@ def test_wrong_password_is_a_rejected_login_that_does_not_repeat_the_password():
         body = json.dumps({"error": "access_denied", "error_description": "Invalid username or password"})
         raise HTTPError(url, 401, "Unauthorized", {}, io.BytesIO(body.encode()))
 
-    with pytest.raises(fly_cli.LoginRejected) as caught:
-        fly_cli.fetch_token(opener, "https://ci", "admin", PASSWORD)
+    with pytest.raises(fly_login.LoginRejected) as caught:
+        fly_login.fetch_token(opener, "https://ci", "admin", PASSWORD)
     assert (
         caught.value.msg
         == "Concourse at https://ci rejected the login of user 'admin': Invalid username or password"
@@ -183,42 +189,42 @@ def test_unreachable_token_endpoint_and_certificate_problems_are_explained():
         raise URLError(ConnectionRefusedError(111, "Connection refused"))
 
     with pytest.raises(
-        fly_cli.FlyError, match=r"^Concourse at https://ci is unreachable: .*Connection refused"
+        fly_output.FlyError, match=r"^Concourse at https://ci is unreachable: .*Connection refused"
     ) as caught:
-        fly_cli.fetch_token(refused, "https://ci", "admin", PASSWORD)
+        fly_login.fetch_token(refused, "https://ci", "admin", PASSWORD)
     assert caught.value.kind == "unreachable"
 
     def bad_cert(url, **kwargs):
         raise URLError("certificate verify failed: self-signed certificate")
 
-    with pytest.raises(fly_cli.FlyError, match="check ca_cert, or set insecure"):
-        fly_cli.fetch_token(bad_cert, "https://ci", "admin", PASSWORD)
+    with pytest.raises(fly_output.FlyError, match="check ca_cert, or set insecure"):
+        fly_login.fetch_token(bad_cert, "https://ci", "admin", PASSWORD)
 
 
 def test_token_answer_without_a_token_is_an_error():
-    with pytest.raises(fly_cli.FlyError, match="returned no access token"):
-        fly_cli.fetch_token(lambda url, **kw: Response(b"{}"), "https://ci", "admin", PASSWORD)
+    with pytest.raises(fly_output.FlyError, match="returned no access token"):
+        fly_login.fetch_token(lambda url, **kw: Response(b"{}"), "https://ci", "admin", PASSWORD)
 
 
 # -- flyrc ----------------------------------------------------------------------------------------
 
 
 def test_flyrc_is_under_fly_home_else_home():
-    assert fly_cli.flyrc_path({"FLY_HOME": "/f", "HOME": "/h"}) == "/f/.flyrc"
-    assert fly_cli.flyrc_path({"HOME": "/h"}) == "/h/.flyrc"
+    assert fly_task.flyrc_path({"FLY_HOME": "/f", "HOME": "/h"}) == "/f/.flyrc"
+    assert fly_task.flyrc_path({"HOME": "/h"}) == "/h/.flyrc"
 
 
 def test_flyrc_target_is_read_and_a_missing_file_means_no_target(tmp_path):
     path = tmp_path / ".flyrc"
-    assert fly_cli.read_flyrc_target(str(path), "ci") is None
+    assert fly_task.read_flyrc_target(str(path), "ci") is None
     path.write_text(
         "targets:\n  ci:\n    api: https://ci\n    team: main\n    token: {type: bearer, value: t}\n"
     )
-    assert fly_cli.read_flyrc_target(str(path), "ci")["api"] == "https://ci"
-    assert fly_cli.read_flyrc_target(str(path), "other") is None
+    assert fly_task.read_flyrc_target(str(path), "ci")["api"] == "https://ci"
+    assert fly_task.read_flyrc_target(str(path), "other") is None
     path.write_text("targets: [\n")
-    with pytest.raises(fly_cli.FlyError, match="is not valid YAML"):
-        fly_cli.read_flyrc_target(str(path), "ci")
+    with pytest.raises(fly_output.FlyError, match="is not valid YAML"):
+        fly_task.read_flyrc_target(str(path), "ci")
 
 
 # -- the time limit --------------------------------------------------------------------------------
@@ -291,9 +297,9 @@ def test_keys_fed_by_secret_vars_are_found_in_the_template():
             }
         ]
     }
-    assert fly_cli.secret_keys(template, {"pw", "ca"}) == {"password", "ca_certs"}
-    assert fly_cli.secret_keys(template, set()) == set()
-    assert fly_cli.secret_keys(None, {"pw"}) == set()
+    assert fly_output.secret_keys(template, {"pw", "ca"}) == {"password", "ca_certs"}
+    assert fly_output.secret_keys(template, set()) == set()
+    assert fly_output.secret_keys(None, {"pw"}) == set()
 
 
 def test_diff_masks_old_and_new_secret_values_and_their_blocks():
@@ -312,7 +318,7 @@ def test_diff_masks_old_and_new_secret_values_and_their_blocks():
         "-     KEY LINE",
         "    repository: 10.0.0.5:5000/img",
     ]
-    assert fly_cli.mask_diff(lines, {"ca_certs"}) == [
+    assert fly_output.mask_diff(lines, {"ca_certs"}) == [
         "resources:",
         "  resource img has changed:",
         "  name: img",
@@ -330,7 +336,7 @@ def test_diff_masks_old_and_new_secret_values_and_their_blocks():
 
 
 def test_unreachable_server_seen_by_fly_status_is_explained():
-    kind, text = fly_cli.explain(fly_output_status_unreachable(), "ci", "http://127.0.0.1:18200")
+    kind, text = fly_output.explain(fly_output_status_unreachable(), "ci", "http://127.0.0.1:18200")
     assert kind == "unreachable"
     assert text.endswith("dial tcp 127.0.0.1:18200: connect: connection refused")
 
@@ -361,7 +367,7 @@ def triggering(tmp_path, monkeypatch, results, *, check_mode=False, **given):
     module = FakeModule(check_mode, [(0, "logged in successfully\n", ""), *results])
     module.params = module_params(**given)
     module._diff = False
-    return module, fly_cli.PipelineTask(module, opener=None)
+    return module, fly_task.PipelineTask(module, opener=None)
 
 
 def pipelines_json(paused=False):
@@ -396,7 +402,7 @@ def test_a_job_the_pipeline_lacks_is_named_with_the_jobs_it_has(tmp_path, monkey
         tmp_path, monkeypatch, [(0, pipelines_json(), ""), (0, CONFIG_JSON, "")], check_mode=check_mode,
         trigger="deploy",
     )  # fmt: skip
-    with pytest.raises(fly_cli.FlyError) as caught:
+    with pytest.raises(fly_output.FlyError) as caught:
         task.run()
     assert caught.value.kind == "job_not_found"
     assert caught.value.msg == "pipeline p has no job deploy (its jobs: build, test); nothing was triggered"
@@ -408,7 +414,7 @@ def test_a_paused_pipeline_is_refused_before_trigger_job(tmp_path, monkeypatch):
         tmp_path, monkeypatch, [(0, pipelines_json(paused=True), ""), (0, CONFIG_JSON, "")]
     )
     with pytest.raises(
-        fly_cli.FlyError, match=r"^pipeline p is paused, so a build of build would stay pending"
+        fly_output.FlyError, match=r"^pipeline p is paused, so a build of build would stay pending"
     ):
         task.run()
     assert task.result["changed"] is False
@@ -417,7 +423,7 @@ def test_a_paused_pipeline_is_refused_before_trigger_job(tmp_path, monkeypatch):
 
 def test_a_missing_pipeline_is_not_asked_for_its_config(tmp_path, monkeypatch):
     module, task = triggering(tmp_path, monkeypatch, [(0, "[]\n", "")])
-    with pytest.raises(fly_cli.FlyError) as caught:
+    with pytest.raises(fly_output.FlyError) as caught:
         task.run()
     assert caught.value.kind == "pipeline_not_found"
     assert task.result["state"] == {"exists": False}
@@ -430,7 +436,7 @@ def test_get_pipeline_not_found_is_none_and_other_failures_are_errors():
     _, client = fly(
         results=[(1, "", "not authorized. run the following to log in:\n\n    fly -t ci login\n\n")]
     )
-    with pytest.raises(fly_cli.FlyError) as caught:
+    with pytest.raises(fly_output.FlyError) as caught:
         client.pipeline_config("p")
     assert caught.value.kind == "not_authorized"
 
@@ -452,7 +458,7 @@ def test_get_pipeline_not_found_is_none_and_other_failures_are_errors():
     ],
 )
 def test_parameters_that_cannot_work_are_named_before_fly_runs(given, problem):
-    problems = fly_cli.parameter_problems(module_params(**given))
+    problems = fly_task.parameter_problems(module_params(**given))
     if problem is None:
         assert problems == []
     else:

@@ -18,7 +18,7 @@ fly's.
 import json
 
 import pytest
-from ansible_collections.nested.warden.plugins.module_utils import fly_cli
+from ansible_collections.nested.warden.plugins.module_utils import fly_output
 
 CAPTURED = {
     "login_token": {
@@ -565,14 +565,14 @@ display:
 
 
 def test_terminal_text_drops_colours_and_applies_backspaces_as_a_terminal_shows_them():
-    assert fly_cli.terminal_text("  \b\b\x1b[0;32m+\x1b[0m \x1b[0;32mname: img\x1b[0m") == "+ name: img"
-    assert fly_cli.terminal_text("\x1b[1mpipeline name: \x1b[0mdemo") == "pipeline name: demo"
-    assert fly_cli.terminal_text("\rtarget saved\r") == "target saved"
-    assert fly_cli.terminal_text("\b\bx") == "x"  # nothing to erase at the start of a line
+    assert fly_output.terminal_text("  \b\b\x1b[0;32m+\x1b[0m \x1b[0;32mname: img\x1b[0m") == "+ name: img"
+    assert fly_output.terminal_text("\x1b[1mpipeline name: \x1b[0mdemo") == "pipeline name: demo"
+    assert fly_output.terminal_text("\rtarget saved\r") == "target saved"
+    assert fly_output.terminal_text("\b\bx") == "x"  # nothing to erase at the start of a line
 
 
 def test_created_pipeline_diff_reads_like_a_unified_diff():
-    output = fly_cli.SetPipelineOutput(CAPTURED["set_created"]["stdout"])
+    output = fly_output.SetPipelineOutput(CAPTURED["set_created"]["stdout"])
     assert (output.created, output.updated, output.unchanged, output.changes) == (True, False, False, True)
     assert output.diff_lines == [
         "resources:",
@@ -601,7 +601,7 @@ def test_created_pipeline_diff_reads_like_a_unified_diff():
 
 
 def test_updated_pipeline_diff_keeps_common_lines_indented_and_marks_changes():
-    output = fly_cli.SetPipelineOutput(CAPTURED["set_updated_no_color"]["stdout"])
+    output = fly_output.SetPipelineOutput(CAPTURED["set_updated_no_color"]["stdout"])
     assert (output.created, output.updated, output.changes) == (False, True, True)
     assert output.diff_lines == [
         "resources:",
@@ -615,12 +615,12 @@ def test_updated_pipeline_diff_keeps_common_lines_indented_and_marks_changes():
 
 
 def test_no_changes_to_apply_is_the_only_unchanged_signal():
-    output = fly_cli.SetPipelineOutput(CAPTURED["set_unchanged"]["stdout"])
+    output = fly_output.SetPipelineOutput(CAPTURED["set_unchanged"]["stdout"])
     assert (output.unchanged, output.changes, output.diff_lines) == (True, False, [])
 
 
 def test_dry_run_shows_the_diff_and_applies_nothing():
-    output = fly_cli.SetPipelineOutput(CAPTURED["set_dry_run_new"]["stdout"])
+    output = fly_output.SetPipelineOutput(CAPTURED["set_dry_run_new"]["stdout"])
     assert output.dry_run and output.changes and not output.created
     assert output.diff_lines[2] == "+ name: img"
 
@@ -628,7 +628,7 @@ def test_dry_run_shows_the_diff_and_applies_nothing():
 def test_without_n_fly_bails_out_with_exit_0():
     capture = CAPTURED["set_without_n"]
     assert capture["rc"] == 0
-    assert fly_cli.SetPipelineOutput(capture["stdout"]).bailed_out
+    assert fly_output.SetPipelineOutput(capture["stdout"]).bailed_out
 
 
 def test_deprecation_warnings_are_collected_but_validation_errors_are_not():
@@ -636,15 +636,15 @@ def test_deprecation_warnings_are_collected_but_validation_errors_are_not():
         "\nDEPRECATION WARNING:\n  - resources.Repo_X: 'Repo_X' is not a valid identifier: must start with a "
         "lowercase letter or a number\n\nidentifier schema documentation: https://concourse-ci.org/x\n\n"
     )
-    assert fly_cli.warning_lines(stderr) == [
+    assert fly_output.warning_lines(stderr) == [
         "resources.Repo_X: 'Repo_X' is not a valid identifier: must start with a lowercase letter or a number"
     ]
-    assert fly_cli.warning_lines(CAPTURED["validate_invalid"]["stderr"]) == []
+    assert fly_output.warning_lines(CAPTURED["validate_invalid"]["stderr"]) == []
 
 
 def test_pipelines_json_is_read_and_the_pipeline_found_by_name():
-    pipelines = fly_cli.parse_pipelines(CAPTURED["pipelines_one"]["stdout"])
-    assert fly_cli.find_pipeline(pipelines, "demo") == {
+    pipelines = fly_output.parse_pipelines(CAPTURED["pipelines_one"]["stdout"])
+    assert fly_output.find_pipeline(pipelines, "demo") == {
         "id": 1,
         "name": "demo",
         "paused": True,
@@ -653,13 +653,13 @@ def test_pipelines_json_is_read_and_the_pipeline_found_by_name():
         "team_name": "main",
         "last_updated": 1764340000,
     }
-    assert fly_cli.find_pipeline(pipelines, "other") is None
-    assert fly_cli.find_pipeline([{"name": "demo", "instance_vars": {"a": 1}}], "demo") is None
+    assert fly_output.find_pipeline(pipelines, "other") is None
+    assert fly_output.find_pipeline([{"name": "demo", "instance_vars": {"a": 1}}], "demo") is None
 
 
 def test_pipelines_output_that_is_not_json_is_a_clear_error():
-    with pytest.raises(fly_cli.FlyError, match="not JSON"):
-        fly_cli.parse_pipelines("id name paused\n")
+    with pytest.raises(fly_output.FlyError, match="not JSON"):
+        fly_output.parse_pipelines("id name paused\n")
 
 
 @pytest.mark.parametrize(
@@ -675,7 +675,7 @@ def test_pipelines_output_that_is_not_json_is_a_clear_error():
 def test_watched_build_status_and_exit_code_follow_fly(capture, status, rc):
     captured = CAPTURED[capture]
     assert captured["rc"] == rc
-    output = fly_cli.WatchOutput(captured["stdout"], captured["rc"])
+    output = fly_output.WatchOutput(captured["stdout"], captured["rc"])
     assert (output.pipeline, output.job, output.name, output.status) == ("demo", "build", "1", status)
     assert output.tail()[:3] == ["selected worker: worker-0", "initializing", "running sh -c echo hi"]
     assert "hello from the task" in output.tail()
@@ -683,26 +683,26 @@ def test_watched_build_status_and_exit_code_follow_fly(capture, status, rc):
 
 
 def test_errored_build_keeps_the_error_message_in_the_log_tail():
-    output = fly_cli.WatchOutput(CAPTURED["watch_errored_0"]["stdout"], 2)
+    output = fly_output.WatchOutput(CAPTURED["watch_errored_0"]["stdout"], 2)
     assert output.tail()[-1] == "something broke"
 
 
 def test_exit_code_meaning_names_the_mapping():
-    assert fly_cli.exit_code_meaning("succeeded", 0) == "fly exits 0 for a build that succeeds"
-    assert fly_cli.exit_code_meaning("failed", 1) == "fly exits 1 for a build that failed"
-    assert fly_cli.exit_code_meaning("failed", 7) == "exit code 7 is the last task's exit status"
-    assert fly_cli.exit_code_meaning("errored", 2) == "fly exits 2 for a build that errored"
-    assert fly_cli.exit_code_meaning("aborted", 3) == "fly exits 3 for a build that aborted"
-    assert fly_cli.exit_code_meaning(None, 255) == "fly could not follow the build's events"
+    assert fly_output.exit_code_meaning("succeeded", 0) == "fly exits 0 for a build that succeeds"
+    assert fly_output.exit_code_meaning("failed", 1) == "fly exits 1 for a build that failed"
+    assert fly_output.exit_code_meaning("failed", 7) == "exit code 7 is the last task's exit status"
+    assert fly_output.exit_code_meaning("errored", 2) == "fly exits 2 for a build that errored"
+    assert fly_output.exit_code_meaning("aborted", 3) == "fly exits 3 for a build that aborted"
+    assert fly_output.exit_code_meaning(None, 255) == "fly could not follow the build's events"
 
 
 def test_trigger_without_watch_names_the_build():
-    output = fly_cli.WatchOutput(CAPTURED["trigger"]["stdout"], 0)
+    output = fly_output.WatchOutput(CAPTURED["trigger"]["stdout"], 0)
     assert (output.name, output.status, output.log_lines) == ("1", None, [])
 
 
 def test_a_timed_out_watch_has_no_status_even_if_a_log_line_looks_like_one():
-    output = fly_cli.WatchOutput("started p/j #3\n\nfailed\n", 2, timed_out=True)
+    output = fly_output.WatchOutput("started p/j #3\n\nfailed\n", 2, timed_out=True)
     assert (output.status, output.timed_out, output.log_lines) == (None, True, ["failed"])
 
 
@@ -712,7 +712,7 @@ def test_builds_json_has_the_documented_fields():
 
 
 def test_unreachable_server_is_explained():
-    kind, text = fly_cli.explain(CAPTURED["unreachable"]["stderr"], "ci", "http://127.0.0.1:18200")
+    kind, text = fly_output.explain(CAPTURED["unreachable"]["stderr"], "ci", "http://127.0.0.1:18200")
     assert kind == "unreachable"
     assert text == (
         "the Concourse server of target 'ci' (http://127.0.0.1:18200) is unreachable: "
@@ -721,33 +721,33 @@ def test_unreachable_server_is_explained():
 
 
 def test_version_mismatch_says_where_to_get_the_matching_fly():
-    kind, text = fly_cli.explain(CAPTURED["version_mismatch"]["stderr"], "v", "https://ci.example.com/")
+    kind, text = fly_output.explain(CAPTURED["version_mismatch"]["stderr"], "v", "https://ci.example.com/")
     assert kind == "version_mismatch"
     assert "fly 8.2.5 and Concourse 7.14.0 differ in their major or minor version" in text
-    assert fly_cli.cli_download_url("https://ci.example.com/") in text
+    assert fly_output.cli_download_url("https://ci.example.com/") in text
     assert "fly -t v sync" in text
 
 
 def test_cli_download_url_uses_concourse_arch_and_platform_names():
     assert (
-        fly_cli.cli_download_url("https://ci/", machine="x86_64", system="Linux")
+        fly_output.cli_download_url("https://ci/", machine="x86_64", system="Linux")
         == "https://ci/api/v1/cli?arch=amd64&platform=linux"
     )
-    assert fly_cli.cli_download_url("https://ci", machine="aarch64", system="Darwin").endswith(
+    assert fly_output.cli_download_url("https://ci", machine="aarch64", system="Darwin").endswith(
         "arch=arm64&platform=darwin"
     )
 
 
 def test_rejected_token_and_unknown_target_are_explained():
-    assert fly_cli.explain(CAPTURED["login_bad_token"]["stderr"], "ci2")[0] == "not_authorized"
-    assert fly_cli.explain(CAPTURED["unknown_target"]["stderr"], "nope")[0] == "unknown_target"
-    assert fly_cli.explain(CAPTURED["trigger_missing"]["stderr"], "ci") == (None, None)
+    assert fly_output.explain(CAPTURED["login_bad_token"]["stderr"], "ci2")[0] == "not_authorized"
+    assert fly_output.explain(CAPTURED["unknown_target"]["stderr"], "nope")[0] == "unknown_target"
+    assert fly_output.explain(CAPTURED["trigger_missing"]["stderr"], "ci") == (None, None)
 
 
 def test_login_with_a_token_on_stdin_saves_the_target():
     capture = CAPTURED["login_token"]
     assert capture["rc"] == 0
-    assert fly_cli.terminal_lines(capture["stdout"])[-1] == "target saved"
+    assert fly_output.terminal_lines(capture["stdout"])[-1] == "target saved"
     assert "-p" not in capture["argv"] and "-u" not in capture["argv"]
 
 
@@ -755,7 +755,7 @@ def test_login_warns_only_about_a_version_mismatch():
     capture = CAPTURED["login_version_warning"]
     assert capture["rc"] == 0
     assert "out of sync" in capture["stderr"]
-    assert fly_cli.VERSION_DISCREPANCY not in capture["stderr"]
+    assert fly_output.VERSION_DISCREPANCY not in capture["stderr"]
 
 
 def test_pause_of_a_missing_pipeline_fails_but_destroy_of_one_succeeds():
@@ -772,13 +772,13 @@ def test_pause_of_a_missing_pipeline_fails_but_destroy_of_one_succeeds():
 def test_get_pipeline_json_is_one_line_with_the_jobs_a_trigger_may_name():
     stdout = CAPTURED["get_pipeline"]["stdout"]
     assert "\n" not in stdout  # fly prints Go's json.Marshal as it is
-    assert fly_cli.job_names(fly_cli.parse_pipeline_config(stdout)) == ["build", "test"]
-    rich = fly_cli.parse_pipeline_config(CAPTURED["get_pipeline_rich"]["stdout"])
-    assert fly_cli.find_job(rich, "test")["disable_manual_trigger"] is True
-    assert fly_cli.find_job(rich, "deploy") is None
+    assert fly_output.job_names(fly_output.parse_pipeline_config(stdout)) == ["build", "test"]
+    rich = fly_output.parse_pipeline_config(CAPTURED["get_pipeline_rich"]["stdout"])
+    assert fly_output.find_job(rich, "test")["disable_manual_trigger"] is True
+    assert fly_output.find_job(rich, "deploy") is None
 
 
 def test_get_pipeline_of_a_missing_pipeline_says_so_on_stderr():
     capture = CAPTURED["get_pipeline_missing"]
     assert (capture["rc"], capture["stdout"]) == (1, "")
-    assert fly_cli.PIPELINE_NOT_FOUND in fly_cli.terminal_lines(capture["stderr"])
+    assert fly_output.PIPELINE_NOT_FOUND in fly_output.terminal_lines(capture["stderr"])

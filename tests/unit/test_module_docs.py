@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.nested.warden.plugins.module_utils.cli_runner import secret_values
+from ansible_collections.nested.warden.plugins.module_utils.secrets import secret_values
 from ansible_collections.nested.warden.plugins.modules import (
     bosh_deploy,
     docker_lab,

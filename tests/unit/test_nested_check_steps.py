@@ -8,15 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from nested_check import cli
+from nested_check import mounts as mounts_step
 
 ROOT = Path(__file__).resolve().parents[2]
 NESTED_CHECK = ROOT / "warden-cpi-containerd" / "nested-check"
 START_BOSH = "/usr/local/bin/start-bosh"
 
 
-def run_one(nested_check, argv):
+def run_one(argv):
     emitted = []
-    passed = nested_check.run_steps([{"name": "step", "argv": argv}], emitted.append)
+    passed = cli.run_steps([{"name": "step", "argv": argv}], emitted.append)
     assert len(emitted) == 1
     return passed, emitted[0]
 
@@ -24,15 +26,13 @@ def run_one(nested_check, argv):
 # -- scan-logs --tail ---------------------------------------------------------------------------------
 
 
-def test_scan_logs_tail_returns_the_last_lines_of_each_file_and_still_scans_all_of_it(nested_check, tmp_path):
+def test_scan_logs_tail_returns_the_last_lines_of_each_file_and_still_scans_all_of_it(tmp_path):
     long_log, short_log, missing = tmp_path / "long.log", tmp_path / "short.log", tmp_path / "missing.log"
     long_log.write_text(
         "mkfs.xfs: error on line 1\n" + "".join(f"line {n}\n" for n in range(2, 51)), encoding="utf-8"
     )
     short_log.write_text("only\ntwo\n", encoding="utf-8")
-    passed, result = run_one(
-        nested_check, ["scan-logs", str(long_log), str(short_log), str(missing), "--tail", "3"]
-    )
+    passed, result = run_one(["scan-logs", str(long_log), str(short_log), str(missing), "--tail", "3"])
     assert result["tails"] == {
         str(long_log): ["line 48", "line 49", "line 50"],
         str(short_log): ["only", "two"],
@@ -43,10 +43,10 @@ def test_scan_logs_tail_returns_the_last_lines_of_each_file_and_still_scans_all_
     assert [(f["file"], f["line"]) for f in result["findings"]] == [(str(long_log), 1)]
 
 
-def test_scan_logs_without_tail_returns_no_tails(nested_check, tmp_path):
+def test_scan_logs_without_tail_returns_no_tails(tmp_path):
     log = tmp_path / "clean.log"
     log.write_text("all good\n", encoding="utf-8")
-    passed, result = run_one(nested_check, ["scan-logs", str(log)])
+    passed, result = run_one(["scan-logs", str(log)])
     assert passed is True
     assert "tails" not in result
     assert result["findings"] == []
@@ -74,7 +74,7 @@ def test_scan_logs_tail_on_the_command_line_prints_it_as_json(tmp_path):
     ids=["executable", "not-executable", "absent"],
 )
 def test_image_stages_reports_the_bosh_stage_only_when_start_bosh_is_executable(
-    nested_check, monkeypatch, tmp_path, *, present, mode, bosh
+    monkeypatch, tmp_path, *, present, mode, bosh
 ):
     start_bosh = tmp_path / "start-bosh"
     if present:
@@ -90,8 +90,8 @@ def test_image_stages_reports_the_bosh_stage_only_when_start_bosh_is_executable(
             path = start_bosh
         return real_access(path, wanted, *args, **kwargs)
 
-    monkeypatch.setattr(nested_check.os, "access", access)
-    passed, result = run_one(nested_check, ["image-stages"])
+    monkeypatch.setattr(cli.os, "access", access)
+    passed, result = run_one(["image-stages"])
     assert asked == [os.X_OK]
     assert result["bosh"] is bosh
     assert (passed, result["passed"], result["check"]) == (True, True, "image-stages")
@@ -119,16 +119,16 @@ MOUNTS_PRIVILEGED = MOUNTS_CAPS.replace("sysfs ro,", "sysfs rw,").replace("cgrou
     ],
 )  # fmt: skip
 def test_writable_mounts_changes_only_what_is_read_only_or_masked(
-    nested_check, monkeypatch, tmp_path, *, mounts, masked, expected
+    monkeypatch, tmp_path, *, mounts, masked, expected
 ):
     proc_mounts = tmp_path / "mounts"
     proc_mounts.write_text(mounts, encoding="utf-8")
     real_open = open
     ran = []
-    monkeypatch.setattr(nested_check, "open", lambda path, *a, **k: real_open(
+    monkeypatch.setattr(mounts_step, "open", lambda path, *a, **k: real_open(
         proc_mounts if path == "/proc/mounts" else path, *a, **k), raising=False)  # fmt: skip
-    monkeypatch.setattr(nested_check, "masked_paths", lambda: masked)
-    monkeypatch.setattr(nested_check, "run", lambda argv, **_: ran.append(argv) or (0, "", ""))
-    passed, result = run_one(nested_check, ["writable-mounts"])
+    monkeypatch.setattr(mounts_step, "masked_paths", lambda: masked)
+    monkeypatch.setattr(mounts_step, "run", lambda argv, **_: ran.append(argv) or (0, "", ""))
+    passed, result = run_one(["writable-mounts"])
     assert ran == expected
     assert passed and result["passed"] and result["done"] == [" ".join(argv) for argv in expected]

@@ -8,15 +8,17 @@ import sys
 import tarfile
 from pathlib import Path
 
+from nested_check import archives, cli
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_steps_stop_after_a_failed_step_unless_it_continues_on_failure(nested_check, tmp_path):
+def test_steps_stop_after_a_failed_step_unless_it_continues_on_failure(tmp_path):
     clean, dirty = tmp_path / "clean.log", tmp_path / "dirty.log"
     clean.write_text("all good\n")
     dirty.write_text("mkfs.xfs: error\n")
     emitted = []
-    passed = nested_check.run_steps(
+    passed = cli.run_steps(
         [
             {"name": "first", "argv": ["scan-logs", str(dirty)], "continue_on_failure": True},
             {"name": "second", "argv": ["scan-logs", str(clean)]},
@@ -33,11 +35,11 @@ def test_steps_stop_after_a_failed_step_unless_it_continues_on_failure(nested_ch
     ]
 
 
-def test_steps_set_a_step_environment_only_for_that_step(nested_check, monkeypatch, tmp_path):
+def test_steps_set_a_step_environment_only_for_that_step(monkeypatch, tmp_path):
     monkeypatch.delenv("GARDEN_HOST_KERNEL_WRITES", raising=False)
     seen = []
     monkeypatch.setitem(
-        nested_check.ACTIONS,
+        cli.ACTIONS,
         "scan-logs",
         lambda args: (
             seen.append(os.environ.get("GARDEN_HOST_KERNEL_WRITES")) or {"check": "x", "passed": True}
@@ -49,7 +51,7 @@ def test_steps_set_a_step_environment_only_for_that_step(nested_check, monkeypat
         {"name": "with", "argv": ["scan-logs", str(log)], "env": {"GARDEN_HOST_KERNEL_WRITES": "apply"}},
         {"name": "without", "argv": ["scan-logs", str(log)]},
     ]
-    assert nested_check.run_steps(steps, lambda result: None)
+    assert cli.run_steps(steps, lambda result: None)
     assert seen == ["apply", None]
 
 
@@ -68,11 +70,11 @@ def test_steps_command_prints_one_json_object_per_step(tmp_path):
     assert [json.loads(line)["step"] for line in lines] == ["scan_logs", "scan_logs"]
 
 
-def test_oci_archive_names_the_image_and_carries_the_blobs_as_given(nested_check, tmp_path):
+def test_oci_archive_names_the_image_and_carries_the_blobs_as_given(tmp_path):
     blob = tmp_path / "layer"
     blob.write_bytes(b"\x1f\x8bcompressed")
     descriptor = {"mediaType": "m", "digest": "sha256:" + "a" * 64, "size": 2, "annotations": {"n": "r"}}
-    nested_check.write_oci_archive(
+    archives.write_oci_archive(
         str(tmp_path / "image.tar"), b"{}", descriptor, {"sha256:" + "b" * 64: str(blob)}
     )
     with tarfile.open(tmp_path / "image.tar") as archive:

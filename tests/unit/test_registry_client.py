@@ -15,14 +15,16 @@ from email.message import Message
 
 import pytest
 from ansible_collections.nested.warden.plugins.module_utils.registry_client import (
+    RegistryClient,
+    check_registry,
+)
+from ansible_collections.nested.warden.plugins.module_utils.registry_protocol import (
     MANIFEST_MEDIA_TYPES,
     Challenge,
     ConfigurationError,
-    RegistryClient,
     RegistryError,
     Response,
     body_excerpt,
-    check_registry,
     classify_network_error,
     next_link,
     normalize_url,

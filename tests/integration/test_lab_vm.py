@@ -1,0 +1,84 @@
+"""nested.warden.lab_vm against the real qemu and the project's VM base disk.
+
+The module runs in-process (AnsibleModule from its JSON arguments). The whole VM lab, boot to
+removal, runs in the Molecule scenario site_vm; these are the faults that need a real qemu: a guest
+that never answers in time, and what is left after it. No guest forward is given, so the guest
+reaches nothing at all (restrict=on); SSH is forwarded on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.nested.warden.plugins.modules import lab_vm
+
+PROJECT = Path(__file__).resolve().parents[2]
+IMAGE_DIR = PROJECT / ".cache" / "vm-image"
+
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("qemu-system-x86_64") is None, reason="qemu-system-x86_64 is not installed"
+    ),
+    pytest.mark.skipif(
+        not (IMAGE_DIR / "disk.img").is_file(),
+        reason="no VM base disk in .cache/vm-image (scripts/bootstrap vm builds it)",
+    ),
+]
+
+
+def run(args, check_mode=False):
+    output = io.StringIO()
+    with (
+        patch_module_args(dict(args, _ansible_check_mode=check_mode)),
+        contextlib.redirect_stdout(output),
+        contextlib.suppress(SystemExit),
+    ):
+        lab_vm.main()
+    return json.loads(output.getvalue())
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def qemu_processes(name):
+    found = subprocess.run(["pgrep", "-f", f"-name {name} "], capture_output=True, text=True, check=False)
+    return found.stdout.split()
+
+
+def test_a_guest_that_does_not_answer_in_time_fails_with_its_console_and_leaves_nothing(tmp_path):
+    name = f"nw-test-lab-vm-{tmp_path.name}"
+    port = free_port()
+    args = {
+        "name": name,
+        "state_dir": str(tmp_path / "vm"),
+        "image_dir": str(IMAGE_DIR),
+        "ssh_port": port,
+        "memory": 1024,
+        "cpus": 1,
+        "accel": "tcg",
+        "boot_timeout": 30,
+    }
+    result = run(args)
+    assert result.get("failed"), result
+    assert "did not answer SSH within 30s (boot_timeout); last console lines:" in result["msg"]
+    # The kernel printed on the serial console within 30 s, and the error quotes it.
+    console = (tmp_path / "vm" / "console.log").read_text(errors="replace").splitlines()
+    assert any("Linux version" in line for line in console)
+    assert any(line.strip() and line.strip()[:40] in result["msg"] for line in console)
+    assert qemu_processes(name) == []
+    assert not (tmp_path / "vm" / "overlay.qcow2").exists()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))  # the forward is gone
+    assert run(dict(args, state="absent"))["changed"]
+    assert not (tmp_path / "vm").exists()
