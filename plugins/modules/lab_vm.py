@@ -10,7 +10,7 @@ short_description: Run the VM lab host, a qemu VM reached over SSH on 127.0.0.1 
 description:
   - Boots a qemu VM from a copy-on-write overlay of the base disk in O(image_dir) (made by the
     project's C(scripts/vm-image)), so the base stays clean; removes it with O(state=absent).
-  - Networking is qemu's user mode with C(restrict=on): the guest reaches nothing but the
+  - Networking is qemu's user mode with C(restrict=on); the guest reaches nothing but the
     addresses of O(guest_forwards) (each forwarded, port by port, to the same address on this
     machine), and this machine reaches the guest's SSH only on 127.0.0.1:O(ssh_port).
   - Makes an SSH key per lab (in O(state_dir)) and hands its public half to the guest on the kernel
@@ -19,7 +19,7 @@ description:
     reaches userspace within O(kvm_probe_timeout) seconds; otherwise TCG, with the reason in
     RV(accel_reason). A failed probe is remembered in O(image_dir)/kvm-probe.json for this
     kernel, CPU and qemu, so later boots go to TCG at once; delete the file to probe again.
-  - Idempotent: a VM already running with the same settings and base disk is left alone
+  - Idempotent. A VM already running with the same settings and base disk is left alone
     (C(changed=false)); one with other settings is replaced; one killed mid-run is recovered.
   - Waits until SSH lets the lab in and the guest's Docker engine answers; on a timeout the error
     quotes the serial console's last lines (the whole log stays in O(state_dir)/console.log).
@@ -108,9 +108,13 @@ options:
 attributes:
   check_mode:
     support: full
+    details:
+      - Checks the base disk, the network, the forwards' routes, memory, disk space and the SSH
+        port, and reports whether it would start, recreate or remove the VM; boots nothing.
   diff_mode:
     support: none
   platform:
+    support: full
     platforms: posix
 """
 
@@ -190,6 +194,7 @@ guest:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.nested.warden.plugins.module_utils.inputs import checked_module
 from ansible_collections.nested.warden.plugins.module_utils.lab_vm import (
     ACCELS,
     LabVmError,
@@ -225,10 +230,10 @@ def argument_spec():
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = checked_module(AnsibleModule, argument_spec(), supports_check_mode=True)
     params = dict(module.params)
-    if not params["name"] or "\0" in params["state_dir"] + params["image_dir"]:
-        module.fail_json(msg="name must not be empty, and state_dir and image_dir must not contain NUL bytes")
+    if not params["name"].strip():
+        module.fail_json(msg="name is empty: give the VM a name (the lab role uses <lab network>-<host>)")
     for option in ("kvm_probe_timeout", "boot_timeout"):
         if params[option] <= 0:
             module.fail_json(msg=f"{option}={params[option]}: give a number of seconds above 0")

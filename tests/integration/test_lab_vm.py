@@ -52,7 +52,8 @@ def free_port():
 
 
 def qemu_processes(name):
-    found = subprocess.run(["pgrep", "-f", "--", f"-name {name} "], capture_output=True, text=True, check=False)
+    argv = ["pgrep", "-f", "--", f"-name {name} "]
+    found = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert found.returncode in (0, 1), found.stderr  # 1: none found
     return found.stdout.split()
 

@@ -10,6 +10,7 @@ from ansible_collections.nested.warden.plugins.modules import (
     bosh_deploy,
     docker_lab,
     fly_pipeline,
+    lab_vm,
     registry_check,
     throwaway_container,
 )
@@ -18,6 +19,7 @@ MODULES = {
     "bosh_deploy": bosh_deploy,
     "docker_lab": docker_lab,
     "fly_pipeline": fly_pipeline,
+    "lab_vm": lab_vm,
     "registry_check": registry_check,
     "throwaway_container": throwaway_container,
 }
@@ -28,6 +30,7 @@ SECRETS = {
     "fly_pipeline": ["password"],
     "registry_check": ["password"],
     "docker_lab": [],
+    "lab_vm": [],
     "throwaway_container": ["stdin"],
 }
 # check_mode and diff_mode support; every module runs on any POSIX platform.
@@ -39,9 +42,23 @@ SUPPORT = {
     # Nothing it creates outlives the task, so check mode runs nothing; it fails where a run would
     # fail before starting anything (bad parameters, a missing image), else reports skipped.
     "throwaway_container": ("partial", "none"),
+    "lab_vm": ("full", "none"),
 }
 # Return values each module must document (every one a fact the module sets).
 RETURNED = {
+    "lab_vm": {
+        "action",
+        "pid",
+        "accel",
+        "accel_reason",
+        "seconds_to_ready",
+        "ssh_port",
+        "ssh_key",
+        "known_hosts",
+        "console_log",
+        "recipe",
+        "guest",
+    },
     "bosh_deploy": {
         "manifest",
         "value",
