@@ -298,7 +298,7 @@ def run(argv, timeout=60):
 def ensure_key(vm):
     if not os.path.exists(vm.key):
         argv = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "nested-warden-lab", "-f", vm.key]
-        code, _, err = run(argv)
+        code, _out, err = run(argv)
         if code != 0:
             raise LabVmError(f"ssh-keygen could not make the lab's key {vm.key}: {err.strip()}")
     return read_text(vm.key + ".pub").strip()
@@ -308,7 +308,7 @@ def start_qemu(params, vm, hosts, accel, authorized_key):
     for path in (vm.console_log, vm.qemu_log):
         if os.path.exists(path):
             os.remove(path)
-    code, _, err = run(
+    code, _out, err = run(
         [params["qemu_img"], "create", "-q", "-f", "qcow2", "-F", "raw",
          "-b", os.path.join(params["image_dir"], "disk.img"), vm.overlay]
     )  # fmt: skip
@@ -369,7 +369,7 @@ def wait_ready(params, vm, process, started):
         if ssh_banner(params["ssh_port"]):
             stage = "Docker"
             argv = ssh_argv(params, vm, "docker", "info", "--format", "{{.ServerVersion}}")
-            code, _, _ = run(argv, timeout=30)
+            code, _out, _err = run(argv, timeout=30)
             if code == 0:
                 return {"ssh": round(time.monotonic() - started, 1)}
         time.sleep(1)
@@ -468,7 +468,7 @@ def ensure_present(params, check_mode):
     """The VM running with params; returns the result dict (changed, action, facts...)."""
     vm = LabVm(params["state_dir"])
     recipe = check_base(params["image_dir"])
-    _, network_hosts, _ = check_network(params)
+    network_hosts = check_network(params)[1]
     for tool in ("qemu", "qemu_img", "socat", "ip"):
         if not params[tool]:
             name = tool.replace("_", "-")
