@@ -46,7 +46,26 @@ def _not_covered(items):
 def stage_result(
     status, reason="", evidence=None, outputs=None, not_covered=None, started=None, predicted=False
 ):
-    """A stage's result in the contract's shape; seconds from ``started`` (a timestamp)."""
+    """A stage's result in the contract's shape; seconds from ``started`` (a timestamp).
+
+    ``status`` may also be what a role hands on, a mapping with ``status`` and any of
+    ``reason``, ``evidence``, ``outputs``, ``not_covered`` and ``predicted``; the stage runner
+    (playbooks/tasks/stage.yml) shapes it so, adding the seconds and the check-mode flag."""
+    if isinstance(status, dict):
+        given = status
+        if given.get("status") not in STATUSES:
+            raise AnsibleFilterError(
+                f"stage_result: a stage result needs a status in {', '.join(STATUSES)}, got {given!r}"
+            )
+        return stage_result(
+            given["status"],
+            reason=given.get("reason") or reason,
+            evidence=given.get("evidence", evidence),
+            outputs=given.get("outputs", outputs),
+            not_covered=given.get("not_covered", not_covered),
+            started=started,
+            predicted=bool(given.get("predicted")) or bool(predicted),
+        )
     if status not in STATUSES:
         raise AnsibleFilterError(f"stage_result: status must be one of {', '.join(STATUSES)}, got {status!r}")
     if outputs is not None and not isinstance(outputs, dict):
@@ -78,15 +97,34 @@ def failed_stage_result(failed, started=None, recorded_by_role=None):
     return stage_result("failed", reason=lines[0] if lines else "failed", evidence=evidence, started=started)
 
 
-def with_seconds(result, started):
-    """The result with the seconds the runner measured (a role run alone measures its own)."""
-    if not isinstance(result, dict) or result.get("status") not in STATUSES:
-        raise AnsibleFilterError(
-            f"stage result must be a mapping with a status in {STATUSES}, got {result!r}"
+def stage_skip_reason(stage, failed_stage=None, lab_hosts_pending=False, predicted_fix=""):
+    """Why the stage runner skips ``stage`` ("" to run it): after a failed stage (the later
+    stages need what failed), and in check mode before the lab exists or after a fix that was
+    only predicted (the stage would test the unfixed state)."""
+    if failed_stage:
+        return f"the {failed_stage} stage failed"
+    if lab_hosts_pending and stage != "lab":
+        return "check mode: the lab hosts do not exist yet (run without --check to create them)"
+    if predicted_fix:
+        return (
+            f"check mode: this stage needs the fix the {predicted_fix} stage predicts; "
+            "it would run once that fix is applied"
         )
-    shaped = dict(result)
-    shaped["seconds"] = round(max(0.0, time.time() - float(started)), 1)
-    return shaped
+    return ""
+
+
+def predicted_fix(result, stage, check_mode, earlier=""):
+    """The first stage whose fix check mode only predicted (later stages are skipped), or ""."""
+    if earlier:
+        return earlier
+    if (
+        check_mode
+        and isinstance(result, dict)
+        and result.get("status") == "fixed"
+        and result.get("predicted")
+    ):
+        return stage
+    return ""
 
 
 def stage_record(result):
@@ -160,7 +198,8 @@ class FilterModule:
         return {
             "stage_result": stage_result,
             "failed_stage_result": failed_stage_result,
-            "with_seconds": with_seconds,
+            "stage_skip_reason": stage_skip_reason,
+            "predicted_fix": predicted_fix,
             "stage_record": stage_record,
             "report_summary": report_summary,
         }

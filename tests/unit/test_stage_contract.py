@@ -6,10 +6,11 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.nested.warden.plugins.filter.stages import (
     failed_stage_result,
+    predicted_fix,
     report_summary,
     stage_record,
     stage_result,
-    with_seconds,
+    stage_skip_reason,
 )
 
 STAGES = ["lab", "concourse", "registry_fix", "image_build", "pipeline", "nested_test"]
@@ -44,7 +45,39 @@ def test_not_covered_items_need_what():
 
 def test_seconds_measured_from_the_start():
     assert stage_result("passed", started=time.time() - 5)["seconds"] == pytest.approx(5, abs=0.5)
-    assert with_seconds(stage_result("passed"), time.time() - 2)["seconds"] == pytest.approx(2, abs=0.5)
+
+
+def test_what_a_role_hands_on_is_shaped_by_the_runner_with_seconds_and_check_mode():
+    handed_on = {"status": "fixed", "reason": "why", "evidence": "cause", "outputs": {"x": 1}}
+    shaped = stage_result(handed_on, started=time.time() - 2, predicted=True)
+    assert shaped["seconds"] == pytest.approx(2, abs=0.5)
+    assert shaped["evidence"] == ["cause"] and shaped["outputs"] == {"x": 1} and shaped["predicted"]
+    assert stage_result({"status": "skipped", "predicted": True})["predicted"]
+    assert set(shaped) == set(stage_result("passed"))
+
+
+@pytest.mark.parametrize("handed_on", [{}, {"status": "done"}, {"reason": "no status"}])
+def test_a_handed_on_result_without_a_known_status_is_refused(handed_on):
+    with pytest.raises(AnsibleFilterError, match="needs a status"):
+        stage_result(handed_on)
+
+
+def test_skip_reason_names_the_failed_stage_first_then_check_mode_causes():
+    assert stage_skip_reason("image_build") == ""
+    assert stage_skip_reason("image_build", "concourse", True, "registry_fix") == "the concourse stage failed"
+    assert "lab hosts do not exist" in stage_skip_reason("concourse", "", True)
+    assert stage_skip_reason("lab", "", True) == ""
+    assert "fix the registry_fix stage predicts" in stage_skip_reason(
+        "image_build", "", False, "registry_fix"
+    )
+
+
+def test_only_the_first_fix_check_mode_predicts_is_kept():
+    fixed = stage_result("fixed", predicted=True)
+    assert predicted_fix(fixed, "registry_fix", True) == "registry_fix"
+    assert predicted_fix(fixed, "registry_fix", False) == ""
+    assert predicted_fix(stage_result("fixed"), "registry_fix", True) == ""
+    assert predicted_fix(fixed, "image_build", True, "registry_fix") == "registry_fix"
 
 
 def test_failed_result_takes_the_first_line_as_reason_and_the_rest_as_evidence():
