@@ -8,8 +8,8 @@ DOCUMENTATION = r"""
 name: stage_result
 short_description: The result a site.yml stage handed on, from this run or recorded by an earlier one
 description:
-  - Every stage role sets C(<stage>_result) (status, reason, evidence, outputs, not_covered,
-    seconds) and site.yml records it, without secrets, in
+  - Every stage role sets C(<stage>_result) (status, reason, evidence, outputs, not_covered);
+    site.yml's stage runner adds predicted and seconds and records it, without secrets, in
     C(<state_dir>/results/<stage>.json); a result with status V(fixed) is also kept in
     C(<stage>.fixed.json), so the root causes a run fixed stay known to later runs.
   - This lookup returns the stage's result of this run when the play has it, else the recorded
