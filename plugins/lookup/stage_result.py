@@ -221,6 +221,8 @@ def describe_age(recorded_at, now=None):
         return f"at {recorded_at}"
     now = now or datetime.datetime.now(datetime.timezone.utc)
     minutes = max(0, int((now - when).total_seconds() // 60))
+    if minutes < 1:
+        return f"at {recorded_at}, less than a minute ago"
     if minutes < 120:
         age = f"{minutes} min"
     elif minutes < 48 * 60:

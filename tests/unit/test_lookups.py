@@ -286,4 +286,5 @@ def test_age_is_said_in_minutes_hours_or_days():
     assert stage_result.describe_age("2026-12-06T11:18:00Z", now) == "at 2026-12-06T11:18:00Z, 42 min ago"
     assert stage_result.describe_age("2026-12-06T02:00:00Z", now).endswith("10 h ago")
     assert stage_result.describe_age("2026-12-01T12:00:00Z", now).endswith("5 days ago")
+    assert stage_result.describe_age("2026-12-06T11:59:30Z", now).endswith("less than a minute ago")
     assert stage_result.describe_age(None) == "at an unknown time"
