@@ -279,7 +279,7 @@ def image_problem(image, digest, registry, password=None, timeout=5):
     prefix = f"{registry.get('host_port', '')}/"
     if not image.startswith(prefix):
         return f"the image {image} is not on the registry {registry.get('host_port')}"
-    repository, _, tag = image[len(prefix) :].rpartition(":")
+    repository, _colon, tag = image[len(prefix) :].rpartition(":")
     try:
         served = _client(registry, password, timeout).manifest(repository, tag)
     except RegistryError as error:
