@@ -45,6 +45,27 @@ def files_digest(paths, exclude=("*.pyc",), relative_to=None):
     return digest.hexdigest()
 
 
+# The collection's root, wherever it is installed (this file is plugins/filter/files.py).
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def collection_files_digest(paths, exclude=("*.pyc",)):
+    """files_digest of paths inside this collection (relative to its root, such as
+    plugins/modules/bosh_deploy.py): a role digests the collection code it depends on without
+    reaching out of its own directory."""
+    if isinstance(paths, str) or not isinstance(paths, (list, tuple)):
+        raise AnsibleFilterError(f"collection_files_digest: paths must be a list, got {type(paths).__name__}")
+    inside = []
+    for path in paths:
+        full = os.path.normpath(os.path.join(COLLECTION_ROOT, str(path)))
+        if os.path.isabs(str(path)) or not full.startswith(COLLECTION_ROOT + os.sep):
+            raise AnsibleFilterError(
+                f"collection_files_digest: {path!r} is not a path inside the collection (plugins/...)"
+            )
+        inside.append(full)
+    return files_digest(inside, exclude, relative_to=COLLECTION_ROOT)
+
+
 class FilterModule:
     def filters(self):
-        return {"files_digest": files_digest}
+        return {"files_digest": files_digest, "collection_files_digest": collection_files_digest}

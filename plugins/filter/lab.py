@@ -1,4 +1,7 @@
-"""The lab role's host settings, from the inventory to nested.warden.docker_lab's hosts option."""
+"""The lab's settings: the lab role's hosts (from the inventory to nested.warden.docker_lab's
+hosts option), and the concourse role's jobs on the lab host (nested.warden.lab_jobs' jobs)."""
+
+import posixpath
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
@@ -49,6 +52,50 @@ def lab_vm_summary(results):
     return summary
 
 
+def lab_job(
+    name,
+    properties,
+    home,
+    pidfile,
+    start,
+    stop,
+    templates=(),
+    contents=(),
+    run_dir="/var/vcap/sys/run",
+    log_dir="/var/vcap/sys/log",
+    data_dirs=(),
+    file_owner="root",
+    runs_as="vcap",
+):
+    """One job of nested.warden.lab_jobs' jobs: absent when the deployment no longer renders it
+    (properties is none), else its directories as a BOSH job has them (files belong to
+    file_owner and are read by runs_as; what the job writes belongs to runs_as) and its files,
+    one rendered content per template (dest, mode)."""
+    job = {"name": name, "home": home, "pidfile": pidfile, "start": list(start), "stop": list(stop)}
+    if properties is None:
+        return {**job, "state": "absent"}
+    templates, contents = list(templates or []), list(contents or [])
+    if len(templates) != len(contents):
+        raise AnsibleFilterError(
+            f"lab_job: {name}: one rendered content per template expected "
+            f"({len(templates)} templates, {len(contents)} contents)"
+        )
+    owned = [home] + [posixpath.join(home, sub) for sub in ("config", "config/auth", "tls")]
+    written = [posixpath.join(run_dir, name), posixpath.join(log_dir, name), *data_dirs]
+    return {
+        **job,
+        "state": "present",
+        "file_owner": file_owner,
+        "file_group": runs_as,
+        "dirs": [{"path": path, "owner": file_owner} for path in owned]
+        + [{"path": path, "owner": runs_as} for path in written],
+        "files": [
+            {"dest": template["dest"], "mode": template["mode"], "content": content}
+            for template, content in zip(templates, contents, strict=True)
+        ],
+    }
+
+
 class FilterModule:
     def filters(self):
-        return {"lab_host": lab_host, "lab_vm_summary": lab_vm_summary}
+        return {"lab_host": lab_host, "lab_vm_summary": lab_vm_summary, "lab_job": lab_job}

@@ -47,7 +47,26 @@ def _not_covered(items):
 def stage_result(
     status, reason="", evidence=None, outputs=None, not_covered=None, started=None, predicted=False
 ):
-    """A stage's result in the contract's shape; seconds from ``started`` (a timestamp)."""
+    """A stage's result in the contract's shape; seconds from ``started`` (a timestamp).
+
+    ``status`` may also be what a role hands on, a mapping with ``status`` and any of
+    ``reason``, ``evidence``, ``outputs``, ``not_covered`` and ``predicted``; the stage runner
+    (playbooks/tasks/stage.yml) shapes it so, adding the seconds and the check-mode flag."""
+    if isinstance(status, dict):
+        given = status
+        if given.get("status") not in STATUSES:
+            raise AnsibleFilterError(
+                f"stage_result: a stage result needs a status in {', '.join(STATUSES)}, got {given!r}"
+            )
+        return stage_result(
+            given["status"],
+            reason=given.get("reason") or reason,
+            evidence=given.get("evidence", evidence),
+            outputs=given.get("outputs", outputs),
+            not_covered=given.get("not_covered", not_covered),
+            started=started,
+            predicted=bool(given.get("predicted")) or bool(predicted),
+        )
     if status not in STATUSES:
         raise AnsibleFilterError(f"stage_result: status must be one of {', '.join(STATUSES)}, got {status!r}")
     if outputs is not None and not isinstance(outputs, dict):
@@ -79,15 +98,34 @@ def failed_stage_result(failed, started=None, recorded_by_role=None):
     return stage_result("failed", reason=lines[0] if lines else "failed", evidence=evidence, started=started)
 
 
-def with_seconds(result, started):
-    """The result with the seconds the runner measured (a role run alone measures its own)."""
-    if not isinstance(result, dict) or result.get("status") not in STATUSES:
-        raise AnsibleFilterError(
-            f"stage result must be a mapping with a status in {STATUSES}, got {result!r}"
+def stage_skip_reason(stage, failed_stage=None, lab_hosts_pending=False, predicted_fix=""):
+    """Why the stage runner skips ``stage`` ("" to run it): after a failed stage (the later
+    stages need what failed), and in check mode before the lab exists or after a fix that was
+    only predicted (the stage would test the unfixed state)."""
+    if failed_stage:
+        return f"the {failed_stage} stage failed"
+    if lab_hosts_pending and stage != "lab":
+        return "check mode: the lab hosts do not exist yet (run without --check to create them)"
+    if predicted_fix:
+        return (
+            f"check mode: this stage needs the fix the {predicted_fix} stage predicts; "
+            "it would run once that fix is applied"
         )
-    shaped = dict(result)
-    shaped["seconds"] = round(max(0.0, time.time() - float(started)), 1)
-    return shaped
+    return ""
+
+
+def predicted_fix(result, stage, check_mode, earlier=""):
+    """The first stage whose fix check mode only predicted (later stages are skipped), or ""."""
+    if earlier:
+        return earlier
+    if (
+        check_mode
+        and isinstance(result, dict)
+        and result.get("status") == "fixed"
+        and result.get("predicted")
+    ):
+        return stage
+    return ""
 
 
 def stage_record(result):
@@ -95,6 +133,132 @@ def stage_record(result):
     record = dict(result)
     record["recorded_at"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return record
+
+
+def _yes_no(value):
+    return "yes" if value else "no"
+
+
+def _joined(items, empty="none"):
+    items = [str(item) for item in items or [] if item not in (None, "")]
+    return ", ".join(items) if items else empty
+
+
+def _size(size):
+    try:
+        return f"{int(size) / 1_000_000:.1f} MB"
+    except (TypeError, ValueError):
+        return ""
+
+
+def _listen(part, address_key):
+    if not isinstance(part, dict):
+        return "none"
+    return f"{part.get(address_key)}:{part.get('port')}"
+
+
+def _proxy(proxy):
+    if not isinstance(proxy, dict):
+        return "none"
+    extras = [name for name, on in (("TLS", proxy.get("tls")), ("basic auth", proxy.get("auth"))) if on]
+    return _listen(proxy, "address") + (f" ({', '.join(extras)})" if extras else "")
+
+
+def _endpoint_auth(endpoint):
+    if not isinstance(endpoint, dict):
+        return ""
+    return f"as {endpoint.get('username')}" if endpoint.get("authenticated") else "none (open registry)"
+
+
+def _builds(builds):
+    return _joined(
+        f"{build.get('name', '?')} {build.get('status', '')}".strip() if isinstance(build, dict) else build
+        for build in builds or []
+    )
+
+
+# What a user looks for in each stage's outputs, in order: (label, how to get it from outputs).
+DETAILS = {
+    "lab": [
+        ("network", lambda o: f"{o['network']} ({o.get('subnet', '')})" if o.get("network") else ""),
+        ("hosts", lambda o: _joined(o.get("hosts"))),
+    ],
+    "concourse": [
+        ("registry job listens on", lambda o: _listen((o.get("deployment") or {}).get("registry"), "bind")),
+        ("proxy job", lambda o: _proxy((o.get("deployment") or {}).get("proxy"))),
+        ("ops files", lambda o: _joined(o.get("ops_files"))),
+    ],
+    "registry_fix": [
+        ("registry URL", lambda o: (o.get("endpoint") or {}).get("url", "")),
+        ("method", lambda o: o.get("method", "")),
+        ("authentication", lambda o: _endpoint_auth(o.get("endpoint"))),
+        ("CA certificate", lambda o: "given" if (o.get("endpoint") or {}).get("ca_cert") else ""),
+        ("repositories", lambda o: _joined(o.get("catalog"), "")),
+    ],
+    "image_build": [
+        ("image", lambda o: o.get("image", "")),
+        ("digest", lambda o: o.get("digest") or ("not pushed" if "digest" in o else "")),
+        ("built this run", lambda o: _yes_no(o.get("built")) if "built" in o else ""),
+        ("pushed this run", lambda o: _yes_no(o.get("pushed")) if "pushed" in o else ""),
+        ("size", lambda o: _size(o.get("size_bytes")) if o.get("size_bytes") else ""),
+    ],
+    "pipeline": [
+        ("pipeline", lambda o: o.get("pipeline", "")),
+        (
+            "Concourse",
+            lambda o: o.get("concourse_url") or ("none configured" if "concourse_url" in o else ""),
+        ),
+        ("fly", lambda o: o.get("fly_version", "")),
+        ("offline validation", lambda o: o.get("validation", "")),
+        ("builds", lambda o: _builds(o.get("builds")) if o.get("builds") else ""),
+        ("error kind", lambda o: o.get("error_kind", "")),
+    ],
+    "nested_test": [
+        ("mode", lambda o: o.get("mode", "")),
+        ("--privileged refused", lambda o: (str(o.get("privileged_refusal") or "").splitlines() or [""])[0]),
+        ("failed checks", lambda o: _joined(o.get("failed_checks")) if "failed_checks" in o else ""),
+    ],
+}
+
+
+def _scalar_text(value):
+    """One line for a scalar or a list of scalars (None for anything else)."""
+    if isinstance(value, bool):
+        return _yes_no(value)
+    if isinstance(value, (str, int, float)):
+        text = str(value).strip().splitlines() or [""]
+        return text[0] + (" ..." if len(text) > 1 else "")
+    if isinstance(value, (list, tuple)):
+        scalars = all(isinstance(item, (str, int, float)) for item in value)
+        return _joined(value) if scalars else f"{len(value)} entries"
+    return None
+
+
+def _scalar_lines(value, label, depth=0):
+    """A generic output as label: value lines (scalars and short lists of scalars, one level
+    into mappings); never a list of a mapping's keys."""
+    if value is None or value in ("", [], {}):
+        return []
+    if isinstance(value, dict):
+        if depth:
+            return []
+        return [
+            line for key, item in sorted(value.items()) for line in _scalar_lines(item, f"{label} {key}", 1)
+        ]
+    text = _scalar_text(value)
+    return [(label, text)] if text else []
+
+
+def report_details(outputs, stage=""):
+    """The values a user looks for in a stage's outputs, as [{label, value}]: the registry URL,
+    the image reference and digest, the fix method, the nested test's mode, and so on; the
+    outputs of a stage this does not know, as label: value lines."""
+    outputs = outputs if isinstance(outputs, dict) else {}
+    if stage in DETAILS:
+        lines = [(label, get(outputs)) for label, get in DETAILS[stage]]
+    else:
+        lines = [line for key, value in sorted(outputs.items()) for line in _scalar_lines(value, key)]
+    return [{"label": label, "value": str(value)} for label, value in lines if value not in (None, "")]
 
 
 def report_summary(results, stages, earlier_fixes=None, not_covered=None, check_mode=False):
@@ -114,6 +278,7 @@ def report_summary(results, stages, earlier_fixes=None, not_covered=None, check_
                     "reason": "not in this run (tags)",
                     "evidence": [],
                     "outputs": {},
+                    "details": [],
                     "predicted": False,
                     "seconds": None,
                 }
@@ -131,6 +296,7 @@ def report_summary(results, stages, earlier_fixes=None, not_covered=None, check_
         row["seconds"] = result.get("seconds")
         # The report is a file others read: a stage's outputs show no secret by name.
         row["outputs"] = mask_secrets(row["outputs"])
+        row["details"] = report_details(row["outputs"], stage)
         rows.append(row)
         if row["status"] == "fixed":
             when = "would be fixed by this run (check mode)" if row["predicted"] else "fixed by this run"
@@ -164,7 +330,9 @@ class FilterModule:
         return {
             "stage_result": stage_result,
             "failed_stage_result": failed_stage_result,
-            "with_seconds": with_seconds,
+            "stage_skip_reason": stage_skip_reason,
+            "predicted_fix": predicted_fix,
             "stage_record": stage_record,
             "report_summary": report_summary,
+            "report_details": report_details,
         }

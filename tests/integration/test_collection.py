@@ -2,15 +2,17 @@
 
 `ansible-galaxy collection build` packs the checkout (galaxy.yml's build_ignore keeps the
 project's tests, caches and state out), `ansible-galaxy collection install --offline` puts the
-tarball into an empty collections path, and a playbook in a directory outside this checkout,
-with only that path and no ansible.cfg of the project, runs the installed modules:
-registry_check against a real distribution registry on 127.0.0.1 (through the action group
-registry in module_defaults) and bosh_deploy rendering a manifest with a generated password.
+tarball into a collections path holding only the dependencies galaxy.yml declares, and a
+playbook in a directory outside this checkout, with only that path and no ansible.cfg of the
+project, runs the installed modules: registry_check against a real distribution registry on
+127.0.0.1 (through the action group registry in module_defaults) and bosh_deploy rendering a
+manifest with a generated password; and runs an installed role (report) by its FQCN.
 """
 
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -93,10 +95,21 @@ def tarball(tmp_path_factory):
     return output / TARBALL_NAME
 
 
+# What galaxy.yml's dependencies need, as scripts/bootstrap unpacked them from the ansible wheel
+# (community.docker needs community.library_inventory_filtering_v1).
+DEPENDENCIES = ["community/docker", "ansible/posix", "community/library_inventory_filtering_v1"]
+
+
 @pytest.fixture(scope="module")
 def collections_path(tarball, tmp_path_factory):
-    """An empty collections path with only the built collection installed into it."""
+    """A collections path with only the declared dependencies, the built collection installed
+    into it offline (so the dependencies resolve from the path itself)."""
     path = tmp_path_factory.mktemp("collections")
+    unpacked = PROJECT / ".cache" / "collections" / "ansible_collections"
+    if not all((unpacked / name / "MANIFEST.json").is_file() for name in DEPENDENCIES):
+        pytest.skip("the dependencies are not unpacked: run scripts/bootstrap")
+    for name in DEPENDENCIES:
+        shutil.copytree(unpacked / name, path / "ansible_collections" / name)
     env = clean_environment(ANSIBLE_COLLECTIONS_PATH=str(path))
     ansible("galaxy", "collection", "install", "--offline", "-p", str(path), str(tarball), cwd=path, env=env)
     return path
@@ -126,11 +139,13 @@ def test_the_tarball_holds_the_collection_and_none_of_the_project_state(tarball)
     assert (info["namespace"], info["name"], info["version"]) == ("nested", "warden", GALAXY["version"])
 
 
-def test_the_collection_installs_offline_into_an_empty_path(collections_path):
+def test_the_collection_declares_its_dependencies_and_installs_offline_beside_them(collections_path):
+    assert set(GALAXY["dependencies"]) == {"community.docker", "ansible.posix"}
     env = clean_environment(ANSIBLE_COLLECTIONS_PATH=str(collections_path))
     listed = ansible("galaxy", "collection", "list", "--format", "json", "-p", str(collections_path), env=env)
     in_path = json.loads(listed.stdout)[str(collections_path / "ansible_collections")]
-    assert in_path == {"nested.warden": {"version": GALAXY["version"]}}
+    assert in_path["nested.warden"] == {"version": GALAXY["version"]}
+    assert set(in_path) == {"nested.warden", *(name.replace("/", ".") for name in DEPENDENCIES)}
     installed = collections_path / "ansible_collections" / "nested" / "warden"
     assert (installed / "plugins" / "modules" / "registry_check.py").is_file()
     assert not installed.is_symlink()
@@ -216,3 +231,52 @@ def test_ansible_doc_reads_the_installed_module(collections_path, tmp_path):
     assert Path(doc["filename"]).is_relative_to(collections_path)
     assert doc["attributes"]["check_mode"]["support"] == "full"
     assert "nested-warden developers (@nested-warden)" in doc["author"]
+
+
+def test_an_installed_role_runs_from_a_playbook_outside_the_project(collections_path, tmp_path):
+    """The report role, called by FQCN from the installed collection, writes its summary where
+    the other project's playbook is (nothing of this checkout is read), showing the values."""
+    workdir = tmp_path / "another-project"
+    workdir.mkdir()
+    digest = "sha256:" + "c" * 64
+    results = {
+        "registry_fix": {
+            "status": "fixed",
+            "reason": "fixed with the bind method",
+            "evidence": ["the registry listens on 127.0.0.1:5000 only"],
+            "outputs": {
+                "endpoint": {"url": "https://10.0.0.5:5000", "authenticated": True, "username": "admin"},
+                "method": "bind",
+            },
+        },
+        "image_build": {
+            "status": "passed",
+            "outputs": {"image": "10.0.0.5:5000/warden:latest", "digest": digest},
+        },
+    }
+    play = {
+        "hosts": "localhost",
+        "gather_facts": False,
+        "vars": {"nested_warden_state_dir": "{{ playbook_dir }}/.state"},
+        "tasks": [
+            {
+                "name": "Report",
+                "ansible.builtin.include_role": {"name": "nested.warden.report"},
+                "vars": {"report_results": results, "report_stages": ["registry_fix", "image_build"]},
+            }
+        ],
+    }
+    (workdir / "site.yml").write_text(yaml.safe_dump([play], sort_keys=False))
+    env = clean_environment(
+        ANSIBLE_COLLECTIONS_PATH=str(collections_path), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false"
+    )
+    interpreter = f"ansible_python_interpreter={sys.executable}"
+    ansible(
+        "playbook", "-i", "localhost,", "-c", "local", "-e", interpreter, "site.yml", cwd=workdir, env=env
+    )
+    summary = (workdir / "reports" / "summary.md").read_text()
+    assert "- registry URL: https://10.0.0.5:5000" in summary
+    assert "- method: bind" in summary
+    assert f"- digest: {digest}" in summary
+    assert "the registry listens on 127.0.0.1:5000 only" in summary
+    assert json.loads((workdir / "reports" / "summary.json").read_text())["overall"] == "passed"

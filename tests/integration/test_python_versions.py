@@ -9,13 +9,16 @@ the system's), and its result is checked:
 - bosh_deploy renders a manifest with a password it generates into a new vars store;
 - fly_pipeline logs in through the token endpoint and sets a pipeline, against tests/doubles/fly;
 - throwaway_container runs a command in a throwaway container of the real Docker engine, and
-  docker_lab (state absent, for a label nothing carries) lists what it would remove.
+  docker_lab (state absent, for a label nothing carries) lists what it would remove;
+- lab_jobs installs a job's directory and file and starts it (as the current user).
 
 bosh_deploy and fly_pipeline need PyYAML: they run in a small venv per Python with PyYAML from
 PyPI (cached under .cache/python-versions/), and on the bare interpreter, where PyYAML is
 missing, they must fail with Ansible's missing_required_lib message, not a traceback.
 """
 
+import getpass
+import grp
 import json
 import os
 import re
@@ -215,6 +218,25 @@ def module_tasks(label, interpreter, world):
             {"network": f"{world['docker_name']}-{label}", "label": "nested-warden.test", "state": "absent"},
         ),
         task(
+            "lab_jobs",
+            "nested.warden.lab_jobs",
+            {
+                "jobs": [
+                    {
+                        "name": "hello",
+                        "home": str(world["tmp"] / f"{label}-job"),
+                        "pidfile": str(world["tmp"] / f"{label}-job.pid"),
+                        "start": ["sh", "-c", f"echo started > {world['tmp']}/{label}-job.started"],
+                        "stop": ["true"],
+                        "file_owner": world["user"],
+                        "file_group": world["group"],
+                        "dirs": [{"path": str(world["tmp"] / f"{label}-job"), "owner": world["user"]}],
+                        "files": [{"dest": "job.conf", "mode": "0640", "content": "secret-Content-41\n"}],
+                    }
+                ]
+            },
+        ),
+        task(
             "fly_pipeline",
             "nested.warden.fly_pipeline",
             {
@@ -270,6 +292,8 @@ def played(request, tmp_path_factory, fly_web):
             "pipeline": tmp / "pipeline.yml",
             "fly_url": url,
             "docker_name": f"nw-pyv{version.replace('.', '')}-{os.getpid()}",
+            "user": getpass.getuser(),
+            "group": grp.getgrgid(os.getgid()).gr_name,
         }
         results = run_play(
             tmp,
@@ -304,6 +328,18 @@ def test_the_docker_cli_modules_run_on_every_python(played):
         lab = played[f"{label} docker_lab"]
         assert not lab.get("failed"), lab.get("msg")
         assert lab["changed"] is False and lab["removed"] == {"containers": [], "volumes": [], "networks": []}
+
+
+def test_lab_jobs_installs_and_starts_a_job_on_every_python(played):
+    for label in ("bare", "pyyaml"):
+        result = played[f"{label} lab_jobs"]
+        assert not result.get("failed"), result
+        job = result["jobs"]["hello"]
+        assert result["changed"] is True and job["started"] is True
+        assert job["files"] == [str(played["tmp"] / f"{label}-job" / "job.conf")]
+        assert (played["tmp"] / f"{label}-job" / "job.conf").read_text() == "secret-Content-41\n"
+        assert (played["tmp"] / f"{label}-job.started").read_text() == "started\n"
+        assert "secret-Content-41" not in json.dumps(result)
 
 
 def test_bosh_deploy_renders_a_generated_password_into_the_vars_store(played):

@@ -1,8 +1,14 @@
 """The input digest that lets the concourse stage skip an unchanged render."""
 
+from pathlib import Path
+
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.nested.warden.plugins.filter.files import files_digest
+from ansible_collections.nested.warden.plugins.filter.files import (
+    COLLECTION_ROOT,
+    collection_files_digest,
+    files_digest,
+)
 
 
 def test_digest_changes_with_content_names_and_new_files_but_not_bytecode(tmp_path):
@@ -37,3 +43,16 @@ def test_relative_names_keep_the_digest_of_a_moved_tree_but_not_of_a_renamed_fil
     assert files_digest([here]) != files_digest([there])
     (tmp_path / "b" / "sub" / "Dockerfile").rename(tmp_path / "b" / "sub" / "Containerfile")
     assert files_digest([here], relative_to=here) != files_digest([there], relative_to=there)
+
+
+def test_collection_code_is_digested_from_inside_the_collection_wherever_it_is():
+    code = ["plugins/modules/bosh_deploy.py", "plugins/module_utils"]
+    digest = collection_files_digest(code)
+    assert digest == files_digest([f"{COLLECTION_ROOT}/{path}" for path in code], relative_to=COLLECTION_ROOT)
+    assert (Path(COLLECTION_ROOT) / "galaxy.yml").is_file()
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "../outside", "plugins/../../outside"])
+def test_collection_paths_stay_inside_the_collection(path):
+    with pytest.raises(AnsibleFilterError, match="not a path inside the collection"):
+        collection_files_digest([path])

@@ -1,6 +1,10 @@
 """The two lookups that read values from elsewhere: a BOSH vars store, and recorded stage results."""
 
+import datetime
+import http.server
 import json
+import socket
+import threading
 
 import pytest
 import yaml
@@ -163,3 +167,124 @@ def test_stage_names_cannot_escape_the_state_directory(tmp_path, stage):
 def test_state_dir_comes_from_the_inventory_variable(tmp_path):
     record(tmp_path, "lab", {"status": "passed"})
     assert results("lab", variables={"nested_warden_state_dir": str(tmp_path)})[0]["status"] == "passed"
+
+
+class FakeRegistry(http.server.BaseHTTPRequestHandler):
+    """/v2/ asks for credentials; one manifest, warden:latest, with a known digest."""
+
+    def do_GET(self):
+        if self.path == "/v2/":
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="registry"')
+            self.end_headers()
+        elif self.path == "/v2/warden/manifests/latest" and self.headers.get("Authorization"):
+            self.send_response(200)
+            self.send_header("Docker-Content-Digest", "sha256:" + "a" * 64)
+            self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+            self.end_headers()
+            self.wfile.write(b"{}")
+        elif self.path.startswith("/v2/") and not self.headers.get("Authorization"):
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="registry"')
+            self.end_headers()
+        else:
+            self.send_response(404)
+            self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def registry():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeRegistry)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    host_port = f"127.0.0.1:{server.server_address[1]}"
+    yield {
+        "url": f"http://{host_port}",
+        "host_port": host_port,
+        "scheme": "http",
+        "ca_cert": "",
+        "username": "admin",
+        "authenticated": True,
+    }
+    server.shutdown()
+
+
+def closed_port_endpoint():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return {"url": f"http://127.0.0.1:{port}", "host_port": f"127.0.0.1:{port}", "authenticated": False}
+
+
+def test_a_recorded_endpoint_that_answers_is_used_with_its_age_and_source(tmp_path, registry, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(stage_result.display, "warning", warnings.append)
+    record(
+        tmp_path,
+        "registry_fix",
+        {"status": "fixed", "outputs": {"endpoint": registry}, "recorded_at": "2026-11-28T10:00:00Z"},
+    )
+    assert results("registry_fix", state_dir=str(tmp_path), output="endpoint") == [registry]
+    assert len(warnings) == 1
+    assert "recorded at 2026-11-28T10:00:00Z," in warnings[0] and "ago in" in warnings[0]
+    assert str(tmp_path / "results" / "registry_fix.json") in warnings[0]
+
+
+def test_this_runs_endpoint_is_neither_checked_nor_announced(tmp_path, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(stage_result.display, "warning", warnings.append)
+    now = {"status": "passed", "outputs": {"endpoint": closed_port_endpoint()}}
+    results(
+        "registry_fix", state_dir=str(tmp_path), output="endpoint", variables={"registry_fix_result": now}
+    )
+    assert warnings == []
+
+
+def test_a_recorded_endpoint_that_does_not_answer_is_refused_naming_the_stage_to_run(tmp_path):
+    record(tmp_path, "registry_fix", {"status": "fixed", "outputs": {"endpoint": closed_port_endpoint()}})
+    with pytest.raises(AnsibleLookupError, match=r"does not answer .*Run the registry_fix stage again"):
+        results("registry_fix", state_dir=str(tmp_path), output="endpoint")
+    # check=false takes it as recorded (with the warning)
+    assert results("registry_fix", state_dir=str(tmp_path), output="endpoint", check=False)
+
+
+def test_a_recorded_image_is_used_while_the_registry_serves_its_digest(tmp_path, registry):
+    image = f"{registry['host_port']}/warden:latest"
+    record(
+        tmp_path,
+        "image_build",
+        {"status": "passed", "outputs": {"image": image, "digest": "sha256:" + "a" * 64}},
+    )
+    assert results(
+        "image_build", state_dir=str(tmp_path), output="image", registry=registry, password="pw"
+    ) == [image]
+
+
+@pytest.mark.parametrize(
+    ("image", "digest", "message"),
+    [
+        ("warden:gone", "", "does not serve the image"),
+        ("warden:latest", "sha256:" + "b" * 64, "is now sha256:aaa"),
+        ("other-host:5000/warden:latest", "", "is not on the registry"),
+    ],
+)
+def test_a_recorded_image_the_registry_no_longer_serves_is_refused(
+    tmp_path, registry, image, digest, message
+):
+    if not image.startswith("other-host"):
+        image = f"{registry['host_port']}/{image}"
+    record(tmp_path, "image_build", {"status": "passed", "outputs": {"image": image, "digest": digest}})
+    with pytest.raises(AnsibleLookupError, match=rf"{message}.*Run the image_build stage again"):
+        results("image_build", state_dir=str(tmp_path), output="image", registry=registry, password="pw")
+
+
+def test_age_is_said_in_minutes_hours_or_days():
+    now = datetime.datetime(2026, 12, 6, 12, 0, tzinfo=datetime.timezone.utc)
+    assert stage_result.describe_age("2026-12-06T11:18:00Z", now) == "at 2026-12-06T11:18:00Z, 42 min ago"
+    assert stage_result.describe_age("2026-12-06T02:00:00Z", now).endswith("10 h ago")
+    assert stage_result.describe_age("2026-12-01T12:00:00Z", now).endswith("5 days ago")
+    assert stage_result.describe_age("2026-12-06T11:59:30Z", now).endswith("less than a minute ago")
+    assert stage_result.describe_age(None) == "at an unknown time"

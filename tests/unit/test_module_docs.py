@@ -10,6 +10,7 @@ from ansible_collections.nested.warden.plugins.modules import (
     bosh_deploy,
     docker_lab,
     fly_pipeline,
+    lab_jobs,
     lab_vm,
     registry_check,
     throwaway_container,
@@ -19,6 +20,7 @@ MODULES = {
     "bosh_deploy": bosh_deploy,
     "docker_lab": docker_lab,
     "fly_pipeline": fly_pipeline,
+    "lab_jobs": lab_jobs,
     "lab_vm": lab_vm,
     "registry_check": registry_check,
     "throwaway_container": throwaway_container,
@@ -30,6 +32,7 @@ SECRETS = {
     "fly_pipeline": ["password"],
     "registry_check": ["password"],
     "docker_lab": [],
+    "lab_jobs": [],  # the files' contents are no_log (a suboption): see below
     "lab_vm": [],
     "throwaway_container": ["stdin"],
 }
@@ -38,6 +41,7 @@ SUPPORT = {
     "bosh_deploy": ("full", "full"),
     "docker_lab": ("full", "none"),
     "fly_pipeline": ("full", "full"),
+    "lab_jobs": ("full", "none"),
     "registry_check": ("full", "none"),
     # Nothing it creates outlives the task, so check mode runs nothing; it fails where a run would
     # fail before starting anything (bad parameters, a missing image), else reports skipped.
@@ -79,6 +83,7 @@ RETURNED = {
         "build",
     },
     "docker_lab": {"network", "hosts", "removed"},
+    "lab_jobs": {"user_created", "jobs"},
     "throwaway_container": {
         "mode",
         "privileged_refusal",
@@ -216,3 +221,31 @@ def test_secret_values_of_a_vars_dict_are_chosen_by_name_at_any_depth():
     assert sorted(secret_values(variables)) == sorted(
         ["pw-1", "KEY-PEM", "tok-2", "aws-3", "ssh-rsa AAA", "PRIV-4", "c-5", "c-6", "1234"]
     )
+
+
+def suboptions_documented(documented, spec, where):
+    """Every suboption documented with the spec's type, default, choices, elements and
+    required, at any depth."""
+    assert set(documented) == set(spec), where
+    for option, value in spec.items():
+        doc = documented[option]
+        assert doc["type"] == value["type"], f"{where}.{option}"
+        for key in ("default", "choices", "elements"):
+            assert doc.get(key) == value.get(key), f"{where}.{option}: {key}"
+        assert bool(doc.get("required")) == bool(value.get("required")), f"{where}.{option}"
+        if "options" in value:
+            suboptions_documented(doc["suboptions"], value["options"], f"{where}.{option}")
+
+
+def test_lab_jobs_suboptions_are_documented_and_only_file_contents_are_no_log():
+    spec = lab_jobs.argument_spec()
+    suboptions_documented(documented_options("lab_jobs"), spec, "lab_jobs")
+    job = spec["jobs"]["options"]
+    assert job["files"]["options"]["content"]["no_log"] is True
+    no_log = [
+        f"{name}.{option}"
+        for name in ("dirs", "files")
+        for option, value in job[name]["options"].items()
+        if value.get("no_log")
+    ] + [option for option, value in job.items() if value.get("no_log")]
+    assert no_log == ["files.content"]

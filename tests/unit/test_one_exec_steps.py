@@ -1,5 +1,5 @@
 """The one-exec helper nested-check `steps` (several checks, one JSON line each); the concourse
-role's lab job helper is tested in test_lab_job.py."""
+role's lab jobs are tested in test_lab_jobs.py."""
 
 import json
 import os

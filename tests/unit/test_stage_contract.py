@@ -6,10 +6,12 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.nested.warden.plugins.filter.stages import (
     failed_stage_result,
+    predicted_fix,
+    report_details,
     report_summary,
     stage_record,
     stage_result,
-    with_seconds,
+    stage_skip_reason,
 )
 
 STAGES = ["lab", "concourse", "registry_fix", "image_build", "pipeline", "nested_test"]
@@ -44,7 +46,39 @@ def test_not_covered_items_need_what():
 
 def test_seconds_measured_from_the_start():
     assert stage_result("passed", started=time.time() - 5)["seconds"] == pytest.approx(5, abs=0.5)
-    assert with_seconds(stage_result("passed"), time.time() - 2)["seconds"] == pytest.approx(2, abs=0.5)
+
+
+def test_what_a_role_hands_on_is_shaped_by_the_runner_with_seconds_and_check_mode():
+    handed_on = {"status": "fixed", "reason": "why", "evidence": "cause", "outputs": {"x": 1}}
+    shaped = stage_result(handed_on, started=time.time() - 2, predicted=True)
+    assert shaped["seconds"] == pytest.approx(2, abs=0.5)
+    assert shaped["evidence"] == ["cause"] and shaped["outputs"] == {"x": 1} and shaped["predicted"]
+    assert stage_result({"status": "skipped", "predicted": True})["predicted"]
+    assert set(shaped) == set(stage_result("passed"))
+
+
+@pytest.mark.parametrize("handed_on", [{}, {"status": "done"}, {"reason": "no status"}])
+def test_a_handed_on_result_without_a_known_status_is_refused(handed_on):
+    with pytest.raises(AnsibleFilterError, match="needs a status"):
+        stage_result(handed_on)
+
+
+def test_skip_reason_names_the_failed_stage_first_then_check_mode_causes():
+    assert stage_skip_reason("image_build") == ""
+    assert stage_skip_reason("image_build", "concourse", True, "registry_fix") == "the concourse stage failed"
+    assert "lab hosts do not exist" in stage_skip_reason("concourse", "", True)
+    assert stage_skip_reason("lab", "", True) == ""
+    assert "fix the registry_fix stage predicts" in stage_skip_reason(
+        "image_build", "", False, "registry_fix"
+    )
+
+
+def test_only_the_first_fix_check_mode_predicts_is_kept():
+    fixed = stage_result("fixed", predicted=True)
+    assert predicted_fix(fixed, "registry_fix", True) == "registry_fix"
+    assert predicted_fix(fixed, "registry_fix", False) == ""
+    assert predicted_fix(stage_result("fixed"), "registry_fix", True) == ""
+    assert predicted_fix(fixed, "image_build", True, "registry_fix") == "registry_fix"
 
 
 def test_failed_result_takes_the_first_line_as_reason_and_the_rest_as_evidence():
@@ -116,3 +150,81 @@ def test_not_covered_lists_skipped_stages_results_items_and_the_inventory():
         {"what": "garden", "reason": "no gdn"},
         {"what": "create-env", "reason": "no director"},
     ]
+
+
+def details(outputs, stage):
+    return {item["label"]: item["value"] for item in report_details(outputs, stage)}
+
+
+def test_report_shows_the_registry_url_method_and_authentication_not_the_endpoint_keys():
+    endpoint = {
+        "url": "https://172.30.77.10:5000",
+        "host_port": "172.30.77.10:5000",
+        "scheme": "https",
+        "ca_cert": "-----BEGIN CERTIFICATE-----",
+        "username": "admin",
+        "authenticated": True,
+    }
+    shown = details(
+        {"endpoint": endpoint, "method": "bind", "catalog": ["warden-cpi-containerd"]}, "registry_fix"
+    )
+    assert shown == {
+        "registry URL": "https://172.30.77.10:5000",
+        "method": "bind",
+        "authentication": "as admin",
+        "CA certificate": "given",
+        "repositories": "warden-cpi-containerd",
+    }
+
+
+def test_report_shows_the_image_reference_and_digest():
+    outputs = {
+        "image": "172.30.77.10:5000/warden-cpi-containerd:latest",
+        "digest": "sha256:" + "a" * 64,
+        "built": False,
+        "pushed": True,
+        "size_bytes": 250_000_000,
+    }
+    shown = details(outputs, "image_build")
+    assert shown["image"] == outputs["image"] and shown["digest"] == outputs["digest"]
+    assert (shown["built this run"], shown["pushed this run"], shown["size"]) == ("no", "yes", "250.0 MB")
+    assert (
+        details({"image": "x:latest", "digest": "", "built": True, "pushed": False}, "image_build")["digest"]
+        == "not pushed"
+    )
+
+
+def test_report_shows_the_nested_mode_and_the_deployment_addresses():
+    nested = details(
+        {"mode": "caps", "privileged_refusal": "unable to apply caps\nmore", "failed_checks": []},
+        "nested_test",
+    )
+    assert nested == {"mode": "caps", "--privileged refused": "unable to apply caps", "failed checks": "none"}
+    deployment = {
+        "registry": {"bind": "127.0.0.1", "port": 5000},
+        "proxy": {"address": "*", "port": 443, "tls": True, "auth": True},
+    }
+    concourse = details(
+        {"deployment": deployment, "ops_files": ["ops-files/seed/docker-registry-seed.yml"]}, "concourse"
+    )
+    assert concourse["registry job listens on"] == "127.0.0.1:5000"
+    assert concourse["proxy job"] == "*:443 (TLS, basic auth)"
+
+
+def test_an_unknown_stages_outputs_are_values_never_a_list_of_keys():
+    shown = details(
+        {"endpoint": {"url": "u", "authenticated": True}, "notes": "a\nb", "items": [{"x": 1}]}, "custom"
+    )
+    assert shown == {
+        "endpoint url": "u",
+        "endpoint authenticated": "yes",
+        "notes": "a ...",
+        "items": "1 entries",
+    }
+
+
+def test_summary_rows_carry_their_details():
+    summary = report_summary({"registry_fix": stage_result("passed", outputs={"method": "proxy"})}, STAGES)
+    rows = {row["stage"]: row for row in summary["stages"]}
+    assert rows["registry_fix"]["details"] == [{"label": "method", "value": "proxy"}]
+    assert rows["lab"]["details"] == []

@@ -1,31 +1,27 @@
-"""Bring the lab's jobs to their state in one exec (run on the lab host by python3 -c), as the
-director and monit would: install and (re)start each, or stop and remove it.
-
-Reads on stdin: {"check": bool, "user": {"name", "shell"} (created as a system user without a
-home when missing, as a stemcell has vcap), "jobs": [JOB, ...]} with, per JOB: "name", "state":
-"present" | "absent", "home": DIR, "pidfile": PATH, "stop": argv, "start": argv, and for
-present: "dirs": [{"path", "owner", "mode"}], "file_owner": USER, "file_group": GROUP,
-"files": [{"dest", "mode"}] (dest relative to home), "contents": [str, ...] (in the order of
-files). Directories get file_group too. Jobs are handled in order (a proxy after the registry
-it fronts).
+# Copyright: (c) 2026, nested-warden developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Bring the lab's BOSH jobs to their state on the lab host, as the director and monit would:
+install and (re)start each, or stop and remove it (module nested.warden.lab_jobs).
 
 present: creates or corrects what differs (content, mode, owner, group), each file replaced
 atomically; stops a running job whose files changed and starts it when it does not run or its
-files changed. absent: stops the job if it runs and removes home. Nothing is done in check mode;
-the answer says what would be. Prints {"changed", "user_created", "jobs": {NAME: {"dirs", "files"
-(changed paths), "running" (before), "stopped", "started", "removed"}}}. The contents hold the jobs'
-secrets: they are never printed. A failed command exits non-zero with the job's name and the
-command's output on stderr; the jobs before it stay done.
+files changed. absent: stops the job if it runs and removes its home. Nothing is done in check
+mode; the answer says what would be. The file contents hold the jobs' secrets: they are never
+part of an answer or a message.
 """
 
+from __future__ import annotations
+
 import grp
-import json
 import os
 import pwd
 import shutil
 import subprocess
-import sys
 import tempfile
+
+
+class LabJobError(Exception):
+    """A job could not be brought to its state; the message names the job and says why."""
 
 
 class MissingAccount(Exception):
@@ -53,23 +49,16 @@ def run(argv, what, ok=(0,)):
 
 
 def ensure_user(user, check):
+    """Create the user (a system user without a home, as a stemcell has vcap) when missing."""
     try:
         pwd.getpwnam(user["name"])
         return False
     except KeyError:
         pass
     if not check:
-        run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--shell",
-                user.get("shell", "/usr/sbin/nologin"),
-                user["name"],
-            ],
-            f"creating the user {user['name']}",
-        )
+        shell = user.get("shell") or "/usr/sbin/nologin"
+        argv = ["useradd", "--system", "--no-create-home", "--shell", shell, user["name"]]
+        run(argv, f"creating the user {user['name']}")
     return True
 
 
@@ -77,7 +66,7 @@ def install_dir(entry, group, check):
     owner = ids(entry["owner"], group, check)
     if owner is None:
         return True
-    (uid, gid), mode = owner, int(entry.get("mode", "0750"), 8)
+    (uid, gid), mode = owner, int(entry.get("mode") or "0750", 8)
     try:
         found = os.stat(entry["path"])
     except FileNotFoundError:
@@ -94,12 +83,12 @@ def install_dir(entry, group, check):
     return True
 
 
-def install_file(entry, content, check):
+def install_file(entry, check):
     owner = ids(entry["owner"], entry["group"], check)
     if owner is None:
         return True
     (uid, gid), mode = owner, int(entry["mode"], 8)
-    data = content.encode()
+    data = entry["content"].encode()
     try:
         found = os.stat(entry["path"])
         with open(entry["path"], "rb") as current:
@@ -133,51 +122,26 @@ def job_running(pidfile):
 
 
 def install(spec, check):
-    if len(spec["files"]) != len(spec["contents"]):
-        raise JobFailed("one content per file expected")
+    """(changed directories, changed files) of a present job."""
+    dirs = [entry["path"] for entry in spec["dirs"] if install_dir(entry, spec["file_group"], check)]
     files = [
         {
             "path": os.path.join(spec["home"], entry["dest"]),
             "mode": entry["mode"],
+            "content": entry["content"],
             "owner": spec["file_owner"],
             "group": spec["file_group"],
         }
         for entry in spec["files"]
     ]
-    dirs = [entry["path"] for entry in spec["dirs"] if install_dir(entry, spec["file_group"], check)]
-    changed = [
-        entry["path"]
-        for entry, content in zip(files, spec["contents"], strict=True)
-        if install_file(entry, content, check)
-    ]
-    return dirs, changed
-
-
-def main():
-    spec = json.load(sys.stdin)
-    check = spec["check"]
-    try:
-        result = {"user_created": ensure_user(spec["user"], check) if spec.get("user") else False, "jobs": {}}
-    except JobFailed as error:
-        sys.exit(f"lab-job: {error}")
-    for job in spec["jobs"]:
-        try:
-            result["jobs"][job["name"]] = bring_to_state(job, check)
-        except (MissingAccount, JobFailed) as error:
-            sys.exit(f"lab-job: {job['name']}: {error}")
-        except (OSError, KeyError, ValueError) as error:  # a disk or spec problem, named too
-            sys.exit(f"lab-job: {job['name']}: {type(error).__name__}: {error}")
-    result["changed"] = result["user_created"] or any(
-        done["dirs"] or done["files"] or done["stopped"] or done["started"] or done["removed"]
-        for done in result["jobs"].values()
-    )
-    print(json.dumps(result))
+    return dirs, [entry["path"] for entry in files if install_file(entry, check)]
 
 
 def bring_to_state(spec, check):
+    """One job: what was (or in check mode would be) done."""
     result = {"dirs": [], "files": [], "stopped": False, "started": False, "removed": False}
     result["running"] = job_running(spec["pidfile"])
-    if spec.get("state", "present") == "absent":
+    if (spec.get("state") or "present") == "absent":
         result["stopped"] = result["running"]
         result["removed"] = os.path.lexists(spec["home"])
         if not check:
@@ -198,4 +162,25 @@ def bring_to_state(spec, check):
     return result
 
 
-main()
+def lab_jobs(jobs, user=None, check=False, done=None):
+    """Every job in order (a proxy after the registry it fronts): {changed, user_created, jobs}.
+
+    ``done`` (a dict) receives each job's answer as it finishes, so a caller still has what the
+    jobs before a failing one did. A failure raises LabJobError naming the job."""
+    answer = {"user_created": False, "jobs": {} if done is None else done}
+    try:
+        answer["user_created"] = ensure_user(user, check) if user else False
+    except JobFailed as error:
+        raise LabJobError(f"lab-job: {error}") from None
+    for job in jobs:
+        try:
+            answer["jobs"][job["name"]] = bring_to_state(job, check)
+        except (MissingAccount, JobFailed) as error:
+            raise LabJobError(f"lab-job: {job['name']}: {error}") from None
+        except (OSError, KeyError, ValueError) as error:  # a disk or spec problem, named too
+            raise LabJobError(f"lab-job: {job['name']}: {type(error).__name__}: {error}") from None
+    answer["changed"] = answer["user_created"] or any(
+        job["dirs"] or job["files"] or job["stopped"] or job["started"] or job["removed"]
+        for job in answer["jobs"].values()
+    )
+    return answer

@@ -1,38 +1,36 @@
-"""The concourse role's lab job helper (roles/concourse/files/lab-job.py), run as the role runs it
-(python3 -c with the jobs on stdin): files installed once then unchanged, a job started once and
-restarted only when a file changed, check mode only reports, absent stops and removes, several
-jobs in one call in order, and a failing job named with the ones before it left done."""
+"""The lab jobs the concourse role runs on the lab host (module nested.warden.lab_jobs, its logic
+in plugins/module_utils/lab_jobs.py, and the filter nested.warden.lab_job that builds its jobs):
+files installed once then unchanged, a job started once and restarted only when a file changed,
+check mode only reports, absent stops and removes, several jobs in one call in order, and a
+failing job named with the ones before it left done."""
 
 import getpass
 import grp
-import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-LAB_JOB = ROOT / "roles" / "concourse" / "files" / "lab-job.py"
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible_collections.nested.warden.plugins.filter.lab import lab_job as lab_job_filter
+from ansible_collections.nested.warden.plugins.module_utils.lab_jobs import LabJobError
+from ansible_collections.nested.warden.plugins.module_utils.lab_jobs import lab_jobs as run_lab_jobs
+from ansible_collections.nested.warden.plugins.modules import lab_jobs as lab_jobs_module
 
 
 def lab_jobs(jobs, *, check=False, expect_failure=False):
-    """The whole answer of one call for these job specs."""
-    done = subprocess.run(
-        [sys.executable, "-c", LAB_JOB.read_text()],
-        input=json.dumps({"check": check, "jobs": jobs}),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    """The whole answer of one call for these job specs (or the error message), after the
+    module's argument spec has validated them as Ansible would."""
+    validated = ArgumentSpecValidator(lab_jobs_module.argument_spec()).validate({"jobs": jobs})
+    assert not validated.error_messages, validated.error_messages
     if expect_failure:
-        assert done.returncode != 0
-        return done.stderr
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+        with pytest.raises(LabJobError) as error:
+            run_lab_jobs(validated.validated_parameters["jobs"], check=check)
+        return str(error.value)
+    return run_lab_jobs(validated.validated_parameters["jobs"], check=check)
 
 
 def lab_job(spec, *, check=False, expect_failure=False):
@@ -61,8 +59,7 @@ def job(tmp_path):
         "dirs": [{"path": str(home), "owner": user}, {"path": str(home / "config"), "owner": user}],
         "file_owner": user,
         "file_group": group,
-        "files": [{"dest": "config/nginx.conf", "mode": "0640", "src": "nginx.conf.j2", "secret": False}],
-        "contents": ["events {}\n"],
+        "files": [{"dest": "config/nginx.conf", "mode": "0640", "content": "events {}\n"}],
     }
     yield SimpleNamespace(spec=spec, home=home, pidfile=pidfile, starts=starts)
     if pidfile.exists():
@@ -91,7 +88,7 @@ def test_installed_and_started_once_then_unchanged(job):
 def test_changed_file_restarts_a_running_job(job):
     lab_job(job.spec)
     old_pid = job.pidfile.read_text().strip()
-    job.spec["contents"] = ["events { }\n"]
+    job.spec["files"] = [{**job.spec["files"][0], "content": "events { }\n"}]
     result = lab_job(job.spec)
     assert result["files"] == [str(job.home / "config" / "nginx.conf")]
     assert result["stopped"] is True and result["started"] is True
@@ -136,8 +133,7 @@ def second_job(job, name, start):
         "pidfile": str(job.pidfile.parent / f"{name}.pid"),
         "start": start,
         "dirs": [{"path": str(home), "owner": job.spec["file_owner"]}],
-        "files": [{"dest": "job.conf", "mode": "0640"}],
-        "contents": [f"{name}\n"],
+        "files": [{"dest": "job.conf", "mode": "0640", "content": f"{name}\n"}],
     }
 
 
@@ -163,3 +159,56 @@ def test_a_disk_error_names_the_job(job, tmp_path):
     job.spec["dirs"] = [{"path": str(tmp_path / "blocker" / "proxy"), "owner": job.spec["file_owner"]}]
     message = lab_jobs([job.spec], expect_failure=True)
     assert message.startswith("lab-job: proxy: NotADirectoryError:") and "Traceback" not in message
+
+
+def test_the_jobs_done_before_a_failing_one_are_handed_back(job):
+    failing = second_job(job, "registry", ["sh", "-c", "exit 4"])
+    done = {}
+    with pytest.raises(LabJobError):
+        run_lab_jobs([job.spec, failing], check=False, done=done)
+    assert done["proxy"]["started"] is True and "registry" not in done
+
+
+def test_the_filter_builds_a_present_job_as_bosh_lays_it_out():
+    spec = lab_job_filter(
+        "registry",
+        {"docker": {"registry": {"root": "/var/vcap/store/registry"}}},
+        "/var/vcap/jobs/registry",
+        "/var/vcap/sys/run/registry/registry.pid",
+        ["start"],
+        ["stop"],
+        templates=[{"src": "tls_key.j2", "dest": "tls/key.pem", "mode": "0640", "secret": True}],
+        contents=["KEY"],
+        data_dirs=["/var/vcap/store/registry"],
+    )
+    assert [(entry["path"], entry["owner"]) for entry in spec["dirs"]] == [
+        ("/var/vcap/jobs/registry", "root"),
+        ("/var/vcap/jobs/registry/config", "root"),
+        ("/var/vcap/jobs/registry/config/auth", "root"),
+        ("/var/vcap/jobs/registry/tls", "root"),
+        ("/var/vcap/sys/run/registry", "vcap"),
+        ("/var/vcap/sys/log/registry", "vcap"),
+        ("/var/vcap/store/registry", "vcap"),
+    ]
+    assert spec["files"] == [{"dest": "tls/key.pem", "mode": "0640", "content": "KEY"}]
+    assert (spec["state"], spec["file_owner"], spec["file_group"]) == ("present", "root", "vcap")
+    validated = ArgumentSpecValidator(lab_jobs_module.argument_spec()).validate({"jobs": [spec]})
+    assert not validated.error_messages
+    assert "KEY" in validated._no_log_values
+
+
+def test_the_filter_makes_a_job_the_deployment_no_longer_renders_absent():
+    spec = lab_job_filter("proxy", None, "/var/vcap/jobs/proxy", "/run/proxy.pid", ["start"], ["stop"])
+    assert spec == {
+        "name": "proxy",
+        "home": "/var/vcap/jobs/proxy",
+        "pidfile": "/run/proxy.pid",
+        "start": ["start"],
+        "stop": ["stop"],
+        "state": "absent",
+    }
+
+
+def test_the_filter_wants_one_content_per_template():
+    with pytest.raises(AnsibleFilterError, match="one rendered content per template"):
+        lab_job_filter("proxy", {}, "/h", "/p", [], [], templates=[{"dest": "a", "mode": "0640"}])
