@@ -177,11 +177,42 @@ def _builds(builds):
     )
 
 
+def _vms(vms):
+    """Where each lab VM runs: kernel, cgroup version, AppArmor, Docker, accelerator and why."""
+    lines = []
+    for name, vm in sorted((vms or {}).items()):
+        if not isinstance(vm, dict) or "kernel" not in vm:
+            continue
+        lines.append(
+            f"{name}: kernel {vm['kernel']}, cgroup {vm.get('cgroup', '?')}, "
+            f"AppArmor {'on' if vm.get('apparmor') else 'off'}, Docker {vm.get('docker', '?')}, "
+            f"{vm.get('accel', '?')} ({vm.get('accel_reason', '')})"
+        )
+    return "; ".join(lines)
+
+
+def _garden_check(checks):
+    """The garden check's outcome: the steps that passed, were refused or failed, or why skipped."""
+    garden = (checks or {}).get("garden")
+    if not isinstance(garden, dict):
+        return ""
+    steps = [step for step in garden.get("steps") or [] if isinstance(step, dict)]
+    if not steps:
+        return f"{garden.get('status', 'not run')}: {garden.get('reason', garden.get('error', ''))}".rstrip(
+            ": "
+        )
+    by_status = {}
+    for step in steps:
+        by_status.setdefault(step.get("status", "?"), []).append(step.get("name", "?"))
+    return "; ".join(f"{status}: {', '.join(names)}" for status, names in by_status.items())
+
+
 # What a user looks for in each stage's outputs, in order: (label, how to get it from outputs).
 DETAILS = {
     "lab": [
         ("network", lambda o: f"{o['network']} ({o.get('subnet', '')})" if o.get("network") else ""),
         ("hosts", lambda o: _joined(o.get("hosts"))),
+        ("VMs", lambda o: _vms(o.get("vms"))),
     ],
     "concourse": [
         ("registry job listens on", lambda o: _listen((o.get("deployment") or {}).get("registry"), "bind")),
@@ -201,6 +232,7 @@ DETAILS = {
         ("built this run", lambda o: _yes_no(o.get("built")) if "built" in o else ""),
         ("pushed this run", lambda o: _yes_no(o.get("pushed")) if "pushed" in o else ""),
         ("size", lambda o: _size(o.get("size_bytes")) if o.get("size_bytes") else ""),
+        ("Garden", lambda o: o.get("garden", "")),
     ],
     "pipeline": [
         ("pipeline", lambda o: o.get("pipeline", "")),
@@ -214,9 +246,12 @@ DETAILS = {
         ("error kind", lambda o: o.get("error_kind", "")),
     ],
     "nested_test": [
+        ("host", lambda o: o.get("host", "")),
         ("mode", lambda o: o.get("mode", "")),
         ("--privileged refused", lambda o: (str(o.get("privileged_refusal") or "").splitlines() or [""])[0]),
         ("failed checks", lambda o: _joined(o.get("failed_checks")) if "failed_checks" in o else ""),
+        ("cgroup nesting", lambda o: ((o.get("checks") or {}).get("cgroup_nesting") or {}).get("done", "")),
+        ("Garden check", lambda o: _garden_check(o.get("checks"))),
     ],
 }
 

@@ -228,3 +228,41 @@ def test_summary_rows_carry_their_details():
     rows = {row["stage"]: row for row in summary["stages"]}
     assert rows["registry_fix"]["details"] == [{"label": "method", "value": "proxy"}]
     assert rows["lab"]["details"] == []
+
+
+def test_report_says_where_the_vm_lab_ran_which_garden_and_what_its_check_did():
+    vms = {
+        "worker-vm-0": {
+            "action": "running", "kernel": "6.1.0-50-amd64", "cgroup": "v2", "apparmor": True,
+            "docker": "20.10.24+dfsg1", "accel": "tcg", "accel_reason": "KVM was tried and given up",
+        },
+        "worker-vm-1": {"action": "skipped"},
+    }  # fmt: skip
+    assert details({"network": "vm-lab", "hosts": ["concourse-0"], "vms": vms}, "lab")["VMs"] == (
+        "worker-vm-0: kernel 6.1.0-50-amd64, cgroup v2, AppArmor on, Docker 20.10.24+dfsg1, "
+        "tcg (KVM was tried and given up)"
+    )
+    assert details({"image": "x:1", "garden": "guardian c2d9348 (main)"}, "image_build")["Garden"] == (
+        "guardian c2d9348 (main)"
+    )
+    checks = {
+        "cgroup_nesting": {"done": "moved 3 processes to /sys/fs/cgroup/init"},
+        "garden": {
+            "steps": [
+                {"name": "start", "status": "passed"},
+                {"name": "privileged", "status": "passed"},
+                {"name": "grootfs_disk_limit", "status": "refused"},
+            ]
+        },
+    }
+    shown = details(
+        {"host": "worker-vm-0", "mode": "privileged", "failed_checks": [], "checks": checks}, "nested_test"
+    )
+    assert shown["host"] == "worker-vm-0"
+    assert shown["cgroup nesting"] == "moved 3 processes to /sys/fs/cgroup/init"
+    assert shown["Garden check"] == "passed: start, privileged; refused: grootfs_disk_limit"
+    skipped = {"garden": {"status": "skipped", "reason": "no Garden binaries in the image"}}
+    assert (
+        details({"checks": skipped}, "nested_test")["Garden check"]
+        == "skipped: no Garden binaries in the image"
+    )
