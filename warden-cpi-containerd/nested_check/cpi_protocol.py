@@ -141,11 +141,12 @@ def last_log_error(stderr):
 class CpiCaller:
     """Calls the CPI once per request and keeps every call: request and response masked, seconds."""
 
-    def __init__(self, binary, config_path, timeout=300.0, runner=subprocess.run):
+    def __init__(self, binary, config_path, timeout=300.0, runner=subprocess.run, keep_stdout=False):
         self.binary = binary
         self.config_path = config_path
         self.timeout = timeout
         self.runner = runner
+        self.keep_stdout = keep_stdout  # the CPI's own answer, as recorded for the tests' fixtures
         self.calls = []
 
     def call(self, method, arguments=(), label=""):
@@ -177,6 +178,8 @@ class CpiCaller:
         }
         if error:
             record["log_error"] = last_log_error(stderr)
+        if self.keep_stdout:
+            record["stdout"] = mask(stdout)
         self.calls.append(record)
         return result, error
 
