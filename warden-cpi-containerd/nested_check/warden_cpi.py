@@ -382,7 +382,7 @@ def finish(result, session):
     )
     if left:
         problems.append(f"left behind: {json.dumps(left)}")
-    result["calls"] = [{key: call[key] for key in ("label", "outcome", "seconds")} for call in calls]
+    result["calls"] = [{key: call.get(key) for key in ("label", "outcome", "seconds")} for call in calls]
     result["transcript"] = calls
     result["cleanup"] = f"left behind: {json.dumps(left)}" if left else "nothing left behind"
     failed_calls = [call["label"] for call in calls if call["outcome"] == "failed"]

@@ -1,0 +1,303 @@
+"""The warden CPI step's protocol handling (nested_check.cpi_protocol, nested_check.warden_cpi)
+and the report's "warden CPI" row, against the real CPI's answers recorded in
+tests/fixtures/warden_cpi (cloudfoundry/bosh-warden-cpi-release 75aa1f6007d52d55471b6e4c70dddd2e669309b4,
+Garden main, the container lab's caps mode)."""
+
+import json
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+from ansible_collections.nested.warden.plugins.filter.nested import warden_cpi_row
+from nested_check import cpi_protocol, warden_cpi
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "warden_cpi"
+RECORDED = json.loads((FIXTURES / "real-cpi-75aa1f6-caps-mode.json").read_text(encoding="utf-8"))
+CPI_COMMIT = "75aa1f6007d52d55471b6e4c70dddd2e669309b4"
+# Every key jobs/warden_cpi/templates/cpi.json.erb renders (at CPI_COMMIT), as paths.
+TEMPLATE_KEYS = {
+    "start_containers_with_systemd",
+    "Warden.ConnectNetwork",
+    "Warden.ConnectAddress",
+    "Actions.StemcellsDir",
+    "Actions.ExpandStemcellTarball",
+    "Actions.DisksDir",
+    "Actions.HostEphemeralBindMountsDir",
+    "Actions.HostPersistentBindMountsDir",
+    "Actions.GuestEphemeralBindMountPath",
+    "Actions.GuestPersistentBindMountsDir",
+    "Actions.Agent.Mbus",
+    "Actions.Agent.NTP",
+    "Actions.Agent.Blobstore.Provider",
+    "Actions.Agent.Blobstore.Options",
+}
+
+
+def recorded(label):
+    return next(call for call in RECORDED["calls"] if call["label"] == label)
+
+
+def key_paths(value, prefix=""):
+    paths = set()
+    for key, item in value.items():
+        path = f"{prefix}{key}"
+        if isinstance(item, dict) and key != "Options":
+            paths |= key_paths(item, path + ".")
+        else:
+            paths.add(path)
+    return paths
+
+
+def replaying(stdout_by_method):
+    """A subprocess.run that answers as the recorded CPI did, and keeps what it was sent."""
+    sent = []
+
+    def run(argv, **kwargs):
+        request = json.loads(kwargs["input"])
+        sent.append((argv, request))
+        return subprocess.CompletedProcess(argv, 0, stdout=stdout_by_method[request["method"]], stderr="")
+
+    return run, sent
+
+
+def test_the_fixture_names_the_cpi_commit_and_the_garden_that_served_it():
+    assert CPI_COMMIT in RECORDED["cpi"]
+    assert "guardian c2d9348cfdee47232f3aa5e8e8b224b09a16e4f0" in RECORDED["garden"]
+
+
+def test_config_renders_every_key_of_the_job_template_and_nothing_else(tmp_path):
+    config = cpi_protocol.cpi_config(str(tmp_path), systemd=True)
+    assert key_paths(config) == TEMPLATE_KEYS
+    assert config["start_containers_with_systemd"] is True
+    assert config["Warden"] == {"ConnectNetwork": "tcp", "ConnectAddress": "127.0.0.1:7777"}
+    # GrootFS imports the stemcell as a tar: the job's property says to not expand it for GrootFS.
+    assert config["Actions"]["ExpandStemcellTarball"] is False
+    for name in ("StemcellsDir", "DisksDir", "HostEphemeralBindMountsDir", "HostPersistentBindMountsDir"):
+        assert config["Actions"][name].startswith(str(tmp_path) + "/")
+    assert config["Actions"]["GuestEphemeralBindMountPath"] == "/var/vcap/data"
+    assert config["Actions"]["GuestPersistentBindMountsDir"] == "/warden-cpi-dev"
+
+
+def test_request_is_what_the_director_sends_one_per_call():
+    request = cpi_protocol.cpi_request("has_vm", ["vm-1"], "req-1")
+    assert request == {
+        "method": "has_vm",
+        "arguments": ["vm-1"],
+        "context": {"director_uuid": "nested-check-director", "request_id": "req-1"},
+        "api_version": 2,
+    }
+
+
+def test_create_vm_request_carries_networks_and_env_as_the_director_sends_them_with_secrets_masked():
+    arguments = recorded("create_vm")["request"]["arguments"]
+    agent_id, _stemcell, cloud_properties, networks, disks, env = arguments
+    assert agent_id == "nested-check-agent"
+    assert (cloud_properties, disks) == ({}, [])
+    assert networks["default"]["type"] == "manual"
+    assert networks["default"]["ip"] == "10.244.0.2"
+    assert env["bosh"]["password"] == cpi_protocol.MASK
+    assert env["bosh"]["mbus"]["cert"]["private_key"] == cpi_protocol.MASK
+    assert env["bosh"]["groups"][-1] == "nested-check-zookeeper"
+    text = (FIXTURES / "real-cpi-75aa1f6-caps-mode.json").read_text(encoding="utf-8")
+    assert "dummy-password-hash" not in text
+    assert "dummy-key" not in text
+
+
+def test_masking_hides_secret_keys_and_url_passwords_and_keeps_the_rest():
+    masked = cpi_protocol.mask(
+        {
+            "mbus": "nats://nats:s3cret@10.0.0.1:4222",
+            "blobstore": {"options": {"password": "p", "user": "agent"}},
+            "env": [{"access_key_id": "AK"}, "https://host/path"],
+            "count": 3,
+        }
+    )
+    assert masked == {
+        "mbus": f"nats://nats:{cpi_protocol.MASK}@10.0.0.1:4222",
+        "blobstore": {"options": {"password": cpi_protocol.MASK, "user": "agent"}},
+        "env": [{"access_key_id": cpi_protocol.MASK}, "https://host/path"],
+        "count": 3,
+    }
+
+
+@pytest.mark.parametrize("call", RECORDED["calls"], ids=lambda call: call["label"])
+def test_every_recorded_answer_parses_to_its_result_or_the_cpis_error(call):
+    result, error = cpi_protocol.parse_response(call["stdout"])
+    assert {"result": result, "error": error} == call["response"]
+    assert (error is None) == (call["outcome"] == "succeeded")
+
+
+def test_the_refused_create_vm_and_an_unknown_method_are_the_cpis_own_errors():
+    _result, refused = cpi_protocol.parse_response(recorded("create_vm")["stdout"])
+    assert refused["type"] == "Bosh::Clouds::CloudError"
+    assert "unable to apply caps: operation not permitted" in refused["message"]
+    _result, unknown = cpi_protocol.parse_response(recorded("an unknown method")["stdout"])
+    assert unknown["type"] == "Bosh::Clouds::NotImplemented"
+
+
+def test_an_answer_that_is_not_a_cpi_response_is_an_error_that_quotes_it():
+    for stdout in ("", "panic: boom", "[1, 2]"):
+        result, error = cpi_protocol.parse_response(stdout)
+        assert result is None
+        assert error["type"] == "nested-check"
+
+
+def test_create_vm_cid_from_either_api_version():
+    assert cpi_protocol.vm_cid_of("vm-1") == "vm-1"
+    assert cpi_protocol.vm_cid_of(["vm-1", {"default": {}}]) == "vm-1"
+
+
+def test_caller_keeps_each_call_masked_with_outcome_and_seconds():
+    stdout = {call["method"]: call["stdout"] for call in RECORDED["calls"] if call["label"] == call["method"]}
+    runner, sent = replaying(stdout)
+    caller = cpi_protocol.CpiCaller("/bin/cpi", "/tmp/cpi.json", runner=runner)
+    caller.call("info")
+    env = cpi_protocol.director_env()
+    _result, error = caller.call(
+        "create_vm", ["agent", "stemcell", {}, cpi_protocol.director_networks(), [], env]
+    )
+    assert sent[0][0] == ["/bin/cpi", "-configPath", "/tmp/cpi.json"]
+    assert sent[1][1]["arguments"][5]["bosh"]["password"] == env["bosh"]["password"]  # the CPI gets it
+    assert error["type"] == "Bosh::Clouds::CloudError"
+    info, create_vm = caller.calls
+    assert info["outcome"] == "succeeded"
+    assert info["response"]["result"]["stemcell_formats"][0] == "warden-tar"
+    assert create_vm["outcome"] == "failed"
+    assert create_vm["request"]["arguments"][5]["bosh"]["password"] == cpi_protocol.MASK
+    assert set(create_vm) >= {"method", "label", "outcome", "seconds", "request", "response"}
+    assert "stdout" not in create_vm  # kept only when recording
+
+
+def test_a_cpi_that_exits_non_zero_without_an_answer_is_a_failed_call():
+    def run(argv, **kwargs):
+        del kwargs
+        return subprocess.CompletedProcess(argv, 1, stdout="", stderr="[main] ERROR - Loading config boom\n")
+
+    caller = cpi_protocol.CpiCaller("/bin/cpi", "/tmp/cpi.json", runner=run)
+    _result, error = caller.call("info")
+    assert error["type"] == "nested-check"
+    assert caller.calls[0]["outcome"] == "failed"
+
+
+class FakeSession:
+    def __init__(self, calls, missing, removed=(), problems=()):
+        self.caller = type("Caller", (), {"calls": calls})()
+        self.missing = list(missing)
+        self.removed = list(removed)
+        self.problems = list(problems)
+        self.left = {}
+        self.before = {"loop_devices": [], "mounts": [], "processes": []}
+        self.started = 0.0
+
+
+def finished(session, runs, monkeypatch):
+    monkeypatch.setattr(
+        warden_cpi, "host_leftovers", lambda: {"loop_devices": [], "mounts": [], "processes": []}
+    )
+    result = {"check": "warden-cpi", "runs": runs, "cpi": RECORDED["cpi"], "garden": RECORDED["garden"]}
+    warden_cpi.finish(result, session)
+    return result
+
+
+def caps_mode_calls():
+    return [recorded(label) for label in ("info", "create_stemcell", "create_vm", "delete_stemcell")]
+
+
+def test_create_vm_refused_for_lack_of_cap_sys_resource_is_skipped_with_the_cpis_reason(monkeypatch):
+    calls = caps_mode_calls()
+    session = FakeSession(calls, ["CAP_SYS_RESOURCE"], removed=RECORDED["cpi_left_behind"])
+    result = finished(session, [{"start_containers_with_systemd": False, "failed_checks": []}], monkeypatch)
+    assert result["status"] == "skipped"
+    assert result["passed"] is True
+    assert "CAP_SYS_RESOURCE" in result["reason"]
+    assert "unable to apply caps" in result["reason"]
+    assert result["not_covered"][0]["what"].startswith("the warden CPI's VM calls")
+    assert [call["label"] for call in result["calls"]] == [
+        "info",
+        "create_stemcell",
+        "create_vm",
+        "delete_stemcell",
+    ]
+    assert "removed by nested-check" in result["cpi_left_behind"]
+    assert result["cleanup"] == "nothing left behind"
+
+
+def test_the_same_refusal_on_a_host_that_grants_privileged_fails_the_step(monkeypatch):
+    session = FakeSession(caps_mode_calls(), [], removed=RECORDED["cpi_left_behind"])
+    result = finished(session, [{"start_containers_with_systemd": False, "failed_checks": []}], monkeypatch)
+    assert result["status"] == "failed"
+    assert result["passed"] is False
+    assert "create_vm" in result["failed"]
+    assert any("left the host bind mounts" in item for item in result["failed"])
+
+
+def test_every_call_succeeding_with_its_checks_passes_and_says_nothing_is_left(monkeypatch):
+    succeeded = [
+        {**recorded("info"), "label": label, "method": label}
+        for label in ("info", "create_stemcell", "create_vm", "attach_disk", "delete_vm", "delete_stemcell")
+    ]
+    session = FakeSession(succeeded, [])
+    runs = [{"start_containers_with_systemd": value, "failed_checks": []} for value in (False, True)]
+    result = finished(session, runs, monkeypatch)
+    assert result["status"] == "passed"
+    assert "create_vm, attach_disk and delete_vm" in result["reason"]
+
+
+def test_a_failed_check_in_the_vms_container_fails_the_step_and_names_the_value(monkeypatch):
+    session = FakeSession([recorded("info")], [])
+    runs = [{"start_containers_with_systemd": True, "failed_checks": ["privileged"]}]
+    result = finished(session, runs, monkeypatch)
+    assert result["failed"] == ["systemd:privileged"]
+
+
+def test_without_a_cpi_in_the_image_the_step_is_skipped_with_how_to_add_it(monkeypatch):
+    monkeypatch.setattr(warden_cpi, "cpi_installed", lambda: cpi_protocol.cpi_installed("/nonexistent"))
+    result = warden_cpi.warden_cpi_check(type("Args", (), {"address": "tcp:127.0.0.1:7777", "timeout": 1})())
+    assert result["status"] == "skipped"
+    assert result["passed"] is True
+    assert "image_build_cpi_dir" in result["reason"]
+    assert result["not_covered"][0]["reason"] == result["reason"]
+
+
+def test_stemcell_is_shaped_as_the_director_unpacks_it(tmp_path, monkeypatch):
+    # The image has busybox-static; a machine without it gets a stand-in (only its name matters here).
+    which = shutil.which
+    stand_in = tmp_path / "busybox"
+    stand_in.write_text("#!/bin/sh\n", encoding="utf-8")
+    monkeypatch.setattr(cpi_protocol.shutil, "which", lambda name: which(name) or str(stand_in))
+    work = tmp_path / "work"
+    work.mkdir()
+    tarball, image = cpi_protocol.make_stemcell(str(work))
+    with tarfile.open(tarball) as tar:
+        assert sorted(tar.getnames()) == ["image", "stemcell.MF"]
+    assert Path(image).name == "image"  # the CPI reads stemcell.MF beside it
+    manifest = json.loads((Path(image).parent / "stemcell.MF").read_text(encoding="utf-8"))
+    assert "warden-tar" in manifest["stemcell_formats"]
+    assert not {"docker-light", "warden-light"} & set(manifest["stemcell_formats"])  # not a light stemcell
+    with tarfile.open(image) as rootfs:
+        names = set(rootfs.getnames())
+    assert {"./bin/bash", "./bin/busybox", "./bin/umount", "./var/vcap/bosh/bin"} <= names
+
+
+def test_report_row_lists_each_call_the_cpi_commit_and_the_garden(monkeypatch):
+    session = FakeSession(caps_mode_calls(), ["CAP_SYS_RESOURCE"])
+    result = finished(
+        session,
+        [{"start_containers_with_systemd": False, "failed_checks": [], "what_it_did": "x"}],
+        monkeypatch,
+    )
+    row = warden_cpi_row(result)
+    assert row["row"] == "warden CPI"
+    assert row["status"] == "skipped"
+    assert "create_vm failed (" in row["calls"]
+    assert row["cpi"] == f"cloudfoundry/bosh-warden-cpi-release {CPI_COMMIT}"
+    assert "guardian" in row["garden"]
+    assert f"CPI: cloudfoundry/bosh-warden-cpi-release {CPI_COMMIT}" in row["details"]
+
+
+def test_report_row_without_the_step_says_it_did_not_run():
+    row = warden_cpi_row({})
+    assert row["status"] == "not run"
+    assert "nested_test_warden_cpi" in row["reason"]
