@@ -109,13 +109,17 @@ class CpiRun:
                 guest in mounts,
                 f"{guest} in the container's mounts: {guest in mounts} {error}".strip(),
             )
-        if self.systemd:
-            cgroup = mounts.get("/sys/fs/cgroup", "")
-            self.check(
-                "bind_mount /sys/fs/cgroup",
-                bool(cgroup),
-                f"/sys/fs/cgroup in the container: {cgroup.split(' - ')[-1] if cgroup else 'absent'}",
-            )
+        # runc mounts a cgroup at /sys/fs/cgroup in every container; with systemd the CPI asks for
+        # the host's as a bind mount: the mount's root and source say which one is there.
+        cgroup = mounts.get("/sys/fs/cgroup", "")
+        fields = cgroup.split()
+        self.check(
+            "cgroup_mount",
+            bool(cgroup),
+            "/sys/fs/cgroup in the container: "
+            + (f"root {fields[3]}, {cgroup.split(' - ')[-1]}" if cgroup else "absent"),
+            required=self.systemd,
+        )
         settings, error = self.agent_settings()
         self.check(
             "agent_settings",
