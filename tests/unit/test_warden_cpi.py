@@ -301,3 +301,150 @@ def test_report_row_without_the_step_says_it_did_not_run():
     row = warden_cpi_row({})
     assert row["status"] == "not run"
     assert "nested_test_warden_cpi" in row["reason"]
+
+
+# -- the privileged path, which only the VM lab runs for real --------------------------------------
+# Doubles, not recordings: a CPI that answers every call as the recorded successful answers are
+# shaped ({"result": ..., "error": null, "log": ""}) and a Garden whose VM container shows what
+# the real CPI asks for. They walk the code the VM lab runs; the VM lab proves the real thing.
+
+
+class VmGarden:
+    def __init__(self, systemd_root="/"):
+        self.settings = {"agent_id": "nested-check-agent", "networks": {"default": {}}, "disks": {}}
+        self.systemd_root = systemd_root
+        self.destroyed = []
+
+    def info(self, handle):
+        return {"State": "active", "ContainerIP": "10.244.0.2", "handle": handle}
+
+    def run(self, handle, spec, timeout=None):
+        del handle, timeout
+        path = spec["args"][-1]
+        stdout = {
+            "/proc/self/uid_map": "         0          0 4294967295\n",
+            "/proc/self/mountinfo": (
+                "1 0 0:1 / /var/vcap/data rw - ext4 /dev/x rw\n"
+                "2 0 0:2 / /warden-cpi-dev rw - ext4 /dev/x rw\n"
+                f"3 0 0:3 {self.systemd_root} /sys/fs/cgroup rw - cgroup2 cgroup rw\n"
+                "4 0 7:0 / /warden-cpi-dev/disk-1 rw - ext4 /dev/loop0 rw\n"
+            ),
+            cpi_protocol.AGENT_SETTINGS: json.dumps(self.settings),
+        }[path]
+        return type("Done", (), {"exit_status": 0, "stdout": stdout, "stderr": ""})()
+
+    def list(self):
+        return []
+
+    def destroy(self, handle):
+        self.destroyed.append(handle)
+
+
+def vm_cpi(garden):
+    """A CPI double for the VM calls: attach_disk writes the disk into the agent settings."""
+    answers = {
+        "create_vm": ["vm-1", {}],
+        "has_vm": True,
+        "set_vm_metadata": None,
+        "create_disk": "disk-1",
+        "attach_disk": "/warden-cpi-dev/disk-1",
+        "detach_disk": None,
+        "delete_disk": None,
+        "delete_vm": None,
+    }
+    deleted = set()
+
+    def run(argv, **kwargs):
+        request = json.loads(kwargs["input"])
+        method = request["method"]
+        if method == "attach_disk":
+            garden.settings["disks"]["persistent"] = {"disk-1": "/warden-cpi-dev/disk-1"}
+        if method == "delete_vm":
+            deleted.add(request["arguments"][0])
+        result = False if method == "has_vm" and request["arguments"][0] in deleted else answers[method]
+        return subprocess.CompletedProcess(
+            argv, 0, stdout=json.dumps({"result": result, "error": None, "log": ""})
+        )
+
+    return run
+
+
+@pytest.mark.parametrize("systemd", [False, True])
+def test_a_vm_pass_makes_the_directors_calls_in_order_and_checks_the_container(systemd):
+    garden = VmGarden()
+    caller = cpi_protocol.CpiCaller("/bin/cpi", "/tmp/cpi.json", runner=vm_cpi(garden))
+    cpi_run = warden_cpi.CpiRun(caller, garden, systemd)
+    (warden_cpi.systemd_pass if systemd else warden_cpi.full_pass)(cpi_run, "stemcell-1")
+    cpi_run.cleanup()
+    summary = cpi_run.summary()
+    labels = [call["label"] for call in summary["calls"]]
+    if systemd:
+        assert labels == ["create_vm", "has_vm", "delete_vm", "has_vm"]
+    else:
+        assert labels == [
+            "create_vm",
+            "has_vm",
+            "set_vm_metadata",
+            "create_disk",
+            "attach_disk",
+            "detach_disk",
+            "delete_disk",
+            "delete_vm",
+            "has_vm",
+        ]
+    assert summary["failed_calls"] == []
+    assert summary["failed_checks"] == []
+    checks = {check["name"]: check for check in summary["checks"]}
+    assert checks["privileged"]["passed"]
+    assert checks["bind_mount /warden-cpi-dev"]["passed"]
+    assert checks["agent_settings"]["passed"]
+    assert checks["has_vm_after_delete"]["passed"]
+    assert checks["cgroup_mount"]["required"] is systemd
+    assert ("agent_settings_after_attach" in checks) is not systemd
+    create_vm = summary["calls"][0]["request"]
+    assert create_vm["arguments"][3] == cpi_protocol.director_networks()
+    assert create_vm["arguments"][5]["bosh"]["password"] == cpi_protocol.MASK
+
+
+def test_an_unprivileged_vm_container_or_missing_disk_fails_its_checks():
+    garden = VmGarden()
+    original = garden.run
+
+    def remapped(handle, spec, timeout=None):
+        done = original(handle, spec, timeout)
+        if spec["args"][-1] == "/proc/self/uid_map":
+            done.stdout = "0 4294967294 65536\n"
+        return done
+
+    garden.run = remapped
+    run = vm_cpi(garden)
+
+    def no_disk_in_settings(argv, **kwargs):
+        answer = run(argv, **kwargs)
+        garden.settings["disks"] = {}
+        return answer
+
+    caller = cpi_protocol.CpiCaller("/bin/cpi", "/tmp/cpi.json", runner=no_disk_in_settings)
+    cpi_run = warden_cpi.CpiRun(caller, garden, False)
+    warden_cpi.full_pass(cpi_run, "stemcell-1")
+    cpi_run.cleanup()
+    assert cpi_run.summary()["failed_checks"] == ["privileged", "agent_settings_after_attach"]
+
+
+def test_a_failed_attach_is_cleaned_up_through_the_cpi():
+    garden = VmGarden()
+    run = vm_cpi(garden)
+
+    def attach_fails(argv, **kwargs):
+        if json.loads(kwargs["input"])["method"] == "attach_disk":
+            error = {"type": "Bosh::Clouds::CloudError", "message": "Mounting disk", "ok_to_retry": False}
+            return subprocess.CompletedProcess(argv, 0, stdout=json.dumps({"result": None, "error": error}))
+        return run(argv, **kwargs)
+
+    caller = cpi_protocol.CpiCaller("/bin/cpi", "/tmp/cpi.json", runner=attach_fails)
+    cpi_run = warden_cpi.CpiRun(caller, garden, False)
+    warden_cpi.full_pass(cpi_run, "stemcell-1")
+    cpi_run.cleanup()
+    labels = [call["label"] for call in cpi_run.summary()["calls"]]
+    assert labels[-4:] == ["attach_disk", "delete_disk", "delete_vm", "has_vm"]
+    assert cpi_run.summary()["failed_calls"] == ["attach_disk"]

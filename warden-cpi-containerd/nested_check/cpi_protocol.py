@@ -161,7 +161,7 @@ class CpiCaller:
                 timeout=self.timeout,
                 check=False,
             )
-            stdout, stderr, code = done.stdout, done.stderr, done.returncode
+            stdout, stderr, code = done.stdout or "", done.stderr or "", done.returncode
         except subprocess.TimeoutExpired:
             stdout, stderr, code = "", f"no response within {self.timeout}s", -1
         seconds = round(time.monotonic() - started, 2)
