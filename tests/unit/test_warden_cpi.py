@@ -448,3 +448,24 @@ def test_a_failed_attach_is_cleaned_up_through_the_cpi():
     labels = [call["label"] for call in cpi_run.summary()["calls"]]
     assert labels[-4:] == ["attach_disk", "delete_disk", "delete_vm", "has_vm"]
     assert cpi_run.summary()["failed_calls"] == ["attach_disk"]
+
+
+def test_leftovers_name_what_the_cpi_keeps_under_its_directories_and_removal_clears_the_bind_mounts(
+    tmp_path, monkeypatch
+):
+    for name in ("stemcells", "disks", "ephemeral_bind_mounts_dir", "persistent_bind_mounts_dir"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "disks" / "disk-1").write_text("", encoding="utf-8")
+    (tmp_path / "ephemeral_bind_mounts_dir" / "vm-1").mkdir()
+    (tmp_path / "persistent_bind_mounts_dir" / "vm-1").mkdir()
+    unmounted = []
+    monkeypatch.setattr(warden_cpi, "run", lambda argv, timeout: unmounted.append(argv) or (0, "", ""))
+    assert warden_cpi.leftovers(str(tmp_path)) == {
+        "disks": ["disk-1"],
+        "ephemeral_bind_mounts_dir": ["vm-1"],
+        "persistent_bind_mounts_dir": ["vm-1"],
+    }
+    removed = warden_cpi.remove_bind_mounts(str(tmp_path))
+    assert removed == ["ephemeral_bind_mounts_dir/vm-1", "persistent_bind_mounts_dir/vm-1"]
+    assert unmounted[0] == ["umount", "--recursive", str(tmp_path / "ephemeral_bind_mounts_dir" / "vm-1")]
+    assert warden_cpi.leftovers(str(tmp_path)) == {"disks": ["disk-1"]}
