@@ -6,6 +6,7 @@
     nested-check pull --registry HOST:PORT --repository REPO --tag TAG --auth-file FILE [--scheme http]
     nested-check garden [--timeout 60] [--no-start] [--record FILE]
     nested-check garden-ping [--address tcp:127.0.0.1:7777] [--timeout 60] [--pid PID]
+    nested-check warden-cpi [--timeout 300]   (Garden started again; the real warden CPI's calls)
     nested-check scan-logs FILE...
     nested-check cgroup-nesting [--cgroup-root /sys/fs/cgroup]   (cgroup v2: before containerd starts)
     nested-check tiny-image --output TAR      (the busybox workload image; workload makes it if missing)
@@ -30,6 +31,7 @@ from nested_check.logs import scan_logs
 from nested_check.mounts import writable_mounts
 from nested_check.preflight import preflight
 from nested_check.registry_pull import pull
+from nested_check.warden_cpi import warden_cpi_check
 
 
 def image_stages(args):
@@ -83,6 +85,11 @@ def parser():
     gdn.add_argument("--no-start", action="store_true", help="use a Garden that is already running")
     gdn.add_argument("--handle-prefix", default="", help="fixed handles (recording); default adds the pid")
     gdn.add_argument("--record", help="write the protocol transcripts of every step to this JSON file")
+    cpi = sub.add_parser("warden-cpi", help="start Garden, drive it with the warden CPI's calls, stop it")
+    cpi.add_argument("--address", default=GARDEN_ADDRESS)
+    cpi.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds for Garden's start and each CPI call"
+    )
     tiny = sub.add_parser("tiny-image")
     tiny.add_argument("--output", default=TINY_IMAGE)
     steps = sub.add_parser("steps", help="run several checks in one exec; one JSON object per line")
@@ -107,6 +114,7 @@ ACTIONS = {
     "tiny-image": tiny_image,
     "garden-ping": garden_ping,
     "garden": garden_check,
+    "warden-cpi": warden_cpi_check,
 }
 
 
