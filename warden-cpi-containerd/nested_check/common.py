@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import shutil
 import stat
 import subprocess
 
@@ -63,3 +64,26 @@ def ensure_loop_nodes(count=8):
                 os.mknod(path, 0o660 | stat.S_IFBLK, os.makedev(7, number))
                 made.append(path)
     return made
+
+
+def busybox_rootfs(rootfs, directories=(), applets=("sh",), users=(("root", 0),)):
+    """A root filesystem made of the image's busybox: the base directories and directories, the
+    applets as links, /etc/passwd and /etc/group for users ((name, id) pairs), empty hosts,
+    resolv.conf and hostname, and /tmp sticky."""
+    for directory in ("bin", "etc", "proc", "sys", "dev", "tmp", "root", *directories):
+        os.makedirs(os.path.join(rootfs, directory), exist_ok=True)
+    shutil.copy2(shutil.which("busybox") or "/bin/busybox", os.path.join(rootfs, "bin", "busybox"))
+    for applet in applets:
+        with contextlib.suppress(FileExistsError):
+            os.symlink("busybox", os.path.join(rootfs, "bin", applet))
+    with open(os.path.join(rootfs, "etc", "passwd"), "w", encoding="utf-8") as passwd:
+        for name, uid in users:
+            home = "/root" if uid == 0 else f"/home/{name}"
+            passwd.write(f"{name}:x:{uid}:{uid}::{home}:/bin/sh\n")
+    with open(os.path.join(rootfs, "etc", "group"), "w", encoding="utf-8") as group:
+        group.writelines(f"{name}:x:{uid}:\n" for name, uid in users)
+    for name in ("hosts", "resolv.conf", "hostname"):
+        with open(os.path.join(rootfs, "etc", name), "a", encoding="utf-8"):
+            pass
+    os.chmod(os.path.join(rootfs, "tmp"), 0o1777)  # noqa: S103 (a rootfs's /tmp)
+    return rootfs

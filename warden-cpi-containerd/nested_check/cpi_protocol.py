@@ -14,6 +14,8 @@ import subprocess
 import tarfile
 import time
 
+from nested_check.common import busybox_rootfs
+
 CPI_PACKAGE = "/var/vcap/packages/warden_cpi"
 MASK = "<masked>"
 # Keys whose values are secrets wherever they appear (the director's env, the agent's settings).
@@ -191,33 +193,13 @@ def make_stemcell(work, name="nested-check-stemcell", version="0.1"):
     bash with its libraries (the CPI starts the agent with /bin/bash -c). image is its tgz,
     stemcell.MF names the warden formats; the director unpacks the tarball and hands the CPI the
     path of image, so both are returned: (stemcell tarball, image path)."""
-    rootfs = os.path.join(work, "stemcell-rootfs")
-    for directory in (
-        "bin",
-        "sbin",
-        "etc",
-        "proc",
-        "sys",
-        "dev",
-        "tmp",
-        "root",
-        "var/vcap/bosh/bin",
-        "lib64",
-    ):
-        os.makedirs(os.path.join(rootfs, directory), exist_ok=True)
-    busybox = shutil.which("busybox") or "/bin/busybox"
-    shutil.copy2(busybox, os.path.join(rootfs, "bin", "busybox"))
-    for applet in ("sh", "cat", "umount", "mount", "rm", "mkdir", "sed", "env", "ls", "sleep"):
-        os.symlink("busybox", os.path.join(rootfs, "bin", applet))
+    rootfs = busybox_rootfs(
+        os.path.join(work, "stemcell-rootfs"),
+        directories=("sbin", "var/vcap/bosh/bin", "lib64"),
+        applets=("sh", "cat", "umount", "mount", "rm", "mkdir", "sed", "env", "ls", "sleep"),
+        users=(("root", 0), ("vcap", 1000)),
+    )
     copy_with_libraries(shutil.which("bash") or "/bin/bash", rootfs)
-    with open(os.path.join(rootfs, "etc", "passwd"), "w", encoding="utf-8") as passwd:
-        passwd.write("root:x:0:0:root:/root:/bin/sh\nvcap:x:1000:1000::/home/vcap:/bin/sh\n")
-    with open(os.path.join(rootfs, "etc", "group"), "w", encoding="utf-8") as group:
-        group.write("root:x:0:\nvcap:x:1000:\n")
-    for etc_file in ("hosts", "resolv.conf", "hostname"):
-        with open(os.path.join(rootfs, "etc", etc_file), "a", encoding="utf-8"):
-            pass
-    os.chmod(os.path.join(rootfs, "tmp"), 0o1777)  # noqa: S103 (a rootfs's /tmp)
     unpacked = os.path.join(work, "stemcell")
     os.makedirs(unpacked, exist_ok=True)
     image = os.path.join(unpacked, "image")

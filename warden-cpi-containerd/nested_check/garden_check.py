@@ -10,7 +10,7 @@ import tempfile
 import time
 
 from nested_check import garden_client
-from nested_check.common import run
+from nested_check.common import busybox_rootfs, run
 from nested_check.garden_preflight import missing_privileged_caps
 
 GARDEN_ADDRESS = "tcp:127.0.0.1:7777"
@@ -58,21 +58,7 @@ def garden_installed():
 
 def make_garden_rootfs(work):
     """The tiny image's busybox as a directory (raw://) and as a tar (GrootFS's tar fetcher)."""
-    busybox = shutil.which("busybox") or "/bin/busybox"
-    rootfs = os.path.join(work, "rootfs")
-    for directory in ("bin", "etc", "proc", "sys", "dev", "tmp", "root"):
-        os.makedirs(os.path.join(rootfs, directory), exist_ok=True)
-    shutil.copy2(busybox, os.path.join(rootfs, "bin", "busybox"))
-    with contextlib.suppress(FileExistsError):
-        os.symlink("busybox", os.path.join(rootfs, "bin", "sh"))
-    with open(os.path.join(rootfs, "etc", "passwd"), "w", encoding="utf-8") as passwd:
-        passwd.write("root:x:0:0:root:/root:/bin/sh\n")
-    with open(os.path.join(rootfs, "etc", "group"), "w", encoding="utf-8") as group:
-        group.write("root:x:0:\n")
-    for name in ("hosts", "resolv.conf", "hostname"):
-        with open(os.path.join(rootfs, "etc", name), "a", encoding="utf-8"):
-            pass
-    os.chmod(os.path.join(rootfs, "tmp"), 0o1777)  # noqa: S103 (a rootfs's /tmp)
+    rootfs = busybox_rootfs(os.path.join(work, "rootfs"))
     archive = os.path.join(work, "rootfs.tar")
     with tarfile.open(archive, "w") as tar:
         tar.add(rootfs, arcname=".")
