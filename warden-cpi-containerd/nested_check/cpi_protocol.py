@@ -200,6 +200,9 @@ def make_stemcell(work, name="nested-check-stemcell", version="0.1"):
         users=(("root", 0), ("vcap", 1000)),
     )
     copy_with_libraries(shutil.which("bash") or "/bin/bash", rootfs)
+    # Garden streams files in (the CPI's agent settings) with nstar, which runs the image's GNU tar
+    # inside the container: its libraries must be there, as on a real stemcell.
+    copy_with_libraries(shutil.which("tar") or "/bin/tar", rootfs)
     unpacked = os.path.join(work, "stemcell")
     os.makedirs(unpacked, exist_ok=True)
     image = os.path.join(unpacked, "image")

@@ -137,8 +137,11 @@ class CpiRun:
         )
 
     def create_vm(self, stemcell):
+        # Each pass its own address, as a director allocates them: a VM a failed create_vm left in
+        # Garden keeps its address until it is destroyed.
+        address = "10.244.0.3" if self.systemd else "10.244.0.2"
         result, error = self.call(
-            "create_vm", AGENT_ID, stemcell, {}, director_networks(), [], director_env()
+            "create_vm", AGENT_ID, stemcell, {}, director_networks(address), [], director_env()
         )
         if error is None:
             self.vm = vm_cid_of(result)
