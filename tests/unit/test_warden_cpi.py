@@ -280,6 +280,8 @@ def test_stemcell_is_shaped_as_the_director_unpacks_it(tmp_path, monkeypatch):
         names = set(rootfs.getnames())
     # GNU tar with its libraries: Garden's nstar runs it inside the VM's container to stream files in.
     assert {"./bin/bash", "./bin/tar", "./bin/busybox", "./bin/umount", "./var/vcap/bosh/bin"} <= names
+    # The CPI copies the agent env out of the VM with cp (attach_disk failed without it).
+    assert {"./bin/cp", "./bin/mount", "./bin/mkdir", "./bin/chmod"} <= names
 
 
 def test_report_row_lists_each_call_the_cpi_commit_and_the_garden(monkeypatch):

@@ -186,6 +186,13 @@ class CpiCaller:
         return result, error
 
 
+STEMCELL_APPLETS = (
+    "sh", "cat", "cp", "mv", "ln", "rm", "rmdir", "mkdir", "touch", "chmod", "chown", "mount", "umount",
+    "sed", "grep", "awk", "cut", "tr", "head", "tail", "find", "xargs", "env", "ls", "stat", "sleep",
+    "sync", "true", "false", "id", "dirname", "basename", "which",
+)  # fmt: skip
+
+
 def make_stemcell(work, name="nested-check-stemcell", version="0.1"):
     """A stemcell-shaped tarball from what the image has, and the director's view of it.
 
@@ -196,7 +203,9 @@ def make_stemcell(work, name="nested-check-stemcell", version="0.1"):
     rootfs = busybox_rootfs(
         os.path.join(work, "stemcell-rootfs"),
         directories=("sbin", "var/vcap/bosh/bin", "lib64"),
-        applets=("sh", "cat", "umount", "mount", "rm", "mkdir", "sed", "env", "ls", "sleep"),
+        # The shell tools the CPI's scripts call in the VM (cp for the agent env, mount for disks),
+        # and the common ones a stemcell has.
+        applets=STEMCELL_APPLETS,
         users=(("root", 0), ("vcap", 1000)),
     )
     copy_with_libraries(shutil.which("bash") or "/bin/bash", rootfs)
