@@ -21,6 +21,8 @@ import socket
 import subprocess
 import time
 
+from ansible_collections.nested.warden.plugins.module_utils.cli_runner import run_with_timeout
+
 BASE_FILES = ("disk.img", "vmlinuz", "initrd.img", "host_key.pub")
 ACCELS = ("auto", "kvm", "tcg")
 # Marks of a guest that reached userspace (systemd's banner) and of KVM giving up on it.
@@ -200,6 +202,11 @@ def forward_devices(forwards, ip="ip"):
     return devices
 
 
+def require_free_port(port):
+    if not port_free(port):
+        raise LabVmError(f"127.0.0.1:{port} is in use by another program: set lab_vm_ssh_port to a free port")
+
+
 def port_free(port):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -287,12 +294,9 @@ def qemu_argv(params, vm, hosts, accel, authorized_key):
 
 
 def run(argv, timeout=60):
-    env = dict(os.environ, LC_ALL="C", LANG="C")
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, check=False)
-    except subprocess.TimeoutExpired:
-        return 124, "", f"timed out after {timeout}s"
-    return done.returncode, done.stdout, done.stderr
+    """(rc, stdout, stderr) of argv in the C locale, stopped (its process group too) after timeout."""
+    result = run_with_timeout(argv, {"LC_ALL": "C", "LANG": "C"}, None, timeout)
+    return result.rc, result.stdout, f"timed out after {timeout}s" if result.timed_out else result.stderr
 
 
 def ensure_key(vm):
@@ -371,7 +375,7 @@ def wait_ready(params, vm, process, started):
             argv = ssh_argv(params, vm, "docker", "info", "--format", "{{.ServerVersion}}")
             code, _out, _err = run(argv, timeout=30)
             if code == 0:
-                return {"ssh": round(time.monotonic() - started, 1)}
+                return round(time.monotonic() - started, 1)
         time.sleep(1)
     raise LabVmError(
         f"the VM did not answer {stage} within {params['boot_timeout']}s (boot_timeout); last console lines: "
@@ -421,16 +425,17 @@ def cached_kvm_failure(path, key):
 
 def boot(params, vm, network_hosts, authorized_key):
     """Boot the VM: KVM where a probe boot reaches userspace in time, TCG otherwise. A failed
-    probe is remembered for this kernel, CPU and qemu (params["kvm_probe_file"])."""
+    probe is remembered for this kernel, CPU and qemu (image_dir/kvm-probe.json)."""
     accel, reason = params["accel"], ""
+    probe_file = os.path.join(params["image_dir"], "kvm-probe.json")
     key = probe_key(params["qemu"])
     if accel == "auto":
         usable, why = kvm_usable()
         accel, reason = ("kvm", why) if usable else ("tcg", why)
-        earlier = cached_kvm_failure(params["kvm_probe_file"], key) if usable else ""
+        earlier = cached_kvm_failure(probe_file, key) if usable else ""
         if earlier:
             accel = "tcg"
-            reason = f"{earlier} (remembered in {params['kvm_probe_file']}; delete it to probe again)"
+            reason = f"{earlier} (remembered in {probe_file}; delete it to probe again)"
     started = time.monotonic()
     process = start_qemu(params, vm, network_hosts, accel, authorized_key)
     if accel == "kvm" and params["accel"] == "auto":
@@ -443,7 +448,7 @@ def boot(params, vm, network_hosts, authorized_key):
                 process.wait()
             vm.stop()
             accel, reason = "tcg", f"KVM was tried and given up: {why}"
-            with open(params["kvm_probe_file"], "w", encoding="utf-8") as record:
+            with open(probe_file, "w", encoding="utf-8") as record:
                 json.dump(
                     {
                         "key": key,
@@ -457,11 +462,11 @@ def boot(params, vm, network_hosts, authorized_key):
     elif params["accel"] != "auto":
         reason = f"accel={accel} was asked for"
     try:
-        timings = wait_ready(params, vm, process, started)
+        seconds = wait_ready(params, vm, process, started)
     except LabVmError:
         vm.stop()
         raise
-    return accel, reason, timings
+    return accel, reason, seconds
 
 
 def ensure_present(params, check_mode):
@@ -476,29 +481,25 @@ def ensure_present(params, check_mode):
     params["forward_devices"] = forward_devices(params["guest_forwards"], params["ip"])
     spec = spec_of(params, recipe)
     recorded = vm.recorded_spec()
-    if vm.running() and recorded.get("digest") == digest(spec):
-        result = dict(recorded.get("result", {}), changed=False, action="running")
-        return result
-    action = "recreated" if vm.running() else ("recovered" if vm.leftovers() else "started")
-    if not (vm.running() and action == "recreated"):
+    running = vm.running()
+    if running and recorded.get("digest") == digest(spec):
+        return dict(recorded.get("result", {}), changed=False, action="running")
+    action = "recreated" if running else ("recovered" if vm.leftovers() else "started")
+    # A VM to be recreated holds the port and the memory itself until it is stopped.
+    if not running:
         check_resources(params, params["state_dir"])
-        if not port_free(params["ssh_port"]):
-            raise LabVmError(
-                f"127.0.0.1:{params['ssh_port']} is in use by another program: "
-                "set lab_vm_ssh_port to a free port"
-            )
+        require_free_port(params["ssh_port"])
     if check_mode:
         return {"changed": True, "action": action}
     os.makedirs(params["state_dir"], mode=0o700, exist_ok=True)
-    params.setdefault("kvm_probe_file", os.path.join(params["image_dir"], "kvm-probe.json"))
     vm.stop()
-    if action == "recreated" and not port_free(params["ssh_port"]):
-        raise LabVmError(f"127.0.0.1:{params['ssh_port']} is still in use after the old VM stopped")
+    if running:
+        require_free_port(params["ssh_port"])
     authorized_key = ensure_key(vm)
     with open(vm.known_hosts, "w", encoding="utf-8") as handle:
         host_key = read_text(os.path.join(params["image_dir"], "host_key.pub")).split()
         handle.write(f"[127.0.0.1]:{params['ssh_port']} {host_key[0]} {host_key[1]}\n")
-    accel, reason, timings = boot(params, vm, network_hosts, authorized_key)
+    accel, reason, seconds = boot(params, vm, network_hosts, authorized_key)
     facts = guest_facts(params, vm)
     result = {
         "changed": True,
@@ -506,7 +507,7 @@ def ensure_present(params, check_mode):
         "pid": vm.pid(),
         "accel": accel,
         "accel_reason": reason,
-        "seconds_to_ready": timings["ssh"],
+        "seconds_to_ready": seconds,
         "ssh_port": params["ssh_port"],
         "ssh_key": vm.key,
         "known_hosts": vm.known_hosts,
