@@ -12,8 +12,6 @@ through ansible-playbook, every case in one play per mode.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import secrets
@@ -26,7 +24,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.nested.warden.plugins.modules import (
     bosh_deploy,
     docker_lab,
@@ -34,6 +31,7 @@ from ansible_collections.nested.warden.plugins.modules import (
     registry_check,
     throwaway_container,
 )
+from module_helpers import docker, engine_answers, run_module
 
 PROJECT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -46,38 +44,9 @@ OCCUPIED_SUBNET = "172.30.84.0/24"  # held by a network the module fixture creat
 SECRET = f"secret-{secrets.token_hex(6)}"  # given with every case; must never show
 
 
-def docker(*args, check=True):
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=120)
-
-
-def engine_answers():
-    return shutil.which("docker") is not None and docker("version", check=False).returncode == 0
-
-
 needs_docker = pytest.mark.skipif(
     not engine_answers(), reason="no Docker engine answers (make bootstrap starts one)"
 )
-
-
-class UnhandledError(AssertionError):
-    pass
-
-
-def run_module(module, args, check_mode=False):
-    """module's main() as Ansible runs it: its JSON result; an exception escaping main() (what
-    Ansible reports as "Module failed" with a traceback) fails the test."""
-    output = io.StringIO()
-    arguments = dict(args, _ansible_check_mode=check_mode)
-    try:
-        with (
-            patch_module_args(arguments),
-            contextlib.redirect_stdout(output),
-            contextlib.suppress(SystemExit),
-        ):
-            module.main()
-    except Exception as err:
-        raise UnhandledError(f"{module.__name__} raised {type(err).__name__}: {err}") from err
-    return json.loads(output.getvalue())
 
 
 def docker_objects():

@@ -7,18 +7,16 @@ subnet of its own, and is removed afterwards; nothing talks to anything but this
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.nested.warden.plugins.modules import docker_lab, throwaway_container
+from module_helpers import docker, engine_answers
+from module_helpers import run_module as run
 
 IMAGE = "nested-warden/debian-base:bookworm"  # built by scripts/bootstrap
 SUBNET = "172.30.79.0/24"
@@ -26,26 +24,9 @@ RUN = f"nw-test-{os.getpid()}-{secrets.token_hex(2)}"
 LABEL = "nested-warden.test"
 
 
-def docker(*args, check=True):
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=120)
-
-
-def engine_answers():
-    return shutil.which("docker") is not None and docker("version", check=False).returncode == 0
-
-
 pytestmark = pytest.mark.skipif(
     not engine_answers(), reason="no Docker engine answers (make bootstrap starts one)"
 )
-
-
-def run(module, args, check_mode=False):
-    """module's main() as Ansible runs it: its JSON result (failed results included)."""
-    output = io.StringIO()
-    arguments = dict(args, _ansible_check_mode=check_mode)
-    with patch_module_args(arguments), contextlib.redirect_stdout(output), contextlib.suppress(SystemExit):
-        module.main()
-    return json.loads(output.getvalue())
 
 
 def labelled(kind, network):

@@ -8,17 +8,14 @@ reaches nothing at all (restrict=on); SSH is forwarded on 127.0.0.1 only.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import shutil
 import socket
 import subprocess
 from pathlib import Path
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.nested.warden.plugins.modules import lab_vm
+from module_helpers import run_module
 
 PROJECT = Path(__file__).resolve().parents[2]
 IMAGE_DIR = PROJECT / ".cache" / "vm-image"
@@ -34,15 +31,8 @@ pytestmark = [
 ]
 
 
-def run(args, check_mode=False):
-    output = io.StringIO()
-    with (
-        patch_module_args(dict(args, _ansible_check_mode=check_mode)),
-        contextlib.redirect_stdout(output),
-        contextlib.suppress(SystemExit),
-    ):
-        lab_vm.main()
-    return json.loads(output.getvalue())
+def run(args):
+    return run_module(lab_vm, args)
 
 
 def free_port():
