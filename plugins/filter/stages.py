@@ -170,11 +170,35 @@ def _endpoint_auth(endpoint):
     return f"as {endpoint.get('username')}" if endpoint.get("authenticated") else "none (open registry)"
 
 
+def _build(build):
+    """One build: job, number, status, whether it is an earlier one, and its task's step summary."""
+    if not isinstance(build, dict):
+        return str(build)
+    number = f"#{build['name']}" if build.get("name") else ""
+    status = build.get("status") or ("not triggered" if build.get("triggered") is False else "")
+    text = " ".join(part for part in (str(build.get("job", "")), number, status) if part)
+    if build.get("reused"):
+        text += " (its latest build; not run again)"
+    summary = build.get("summary") if isinstance(build.get("summary"), dict) else {}
+    outcomes = [
+        f"{step.get('step')} {'passed' if step.get('passed') else 'FAILED'}"
+        for step in summary.get("steps") or []
+        if isinstance(step, dict)
+    ]
+    if outcomes:
+        text += f" [nested-check: {', '.join(outcomes)}]"
+    return text
+
+
 def _builds(builds):
-    return _joined(
-        f"{build.get('name', '?')} {build.get('status', '')}".strip() if isinstance(build, dict) else build
-        for build in builds or []
-    )
+    return "; ".join(_build(build) for build in builds or [])
+
+
+def _web(web):
+    if not isinstance(web, dict) or not web.get("url"):
+        return ""
+    worker = " ".join(str(part) for part in (web.get("worker", "?"), web.get("worker_state", "")) if part)
+    return f"{web['url']} (Concourse {web.get('version', '?')}; worker {worker})"
 
 
 def _vms(vms):
@@ -218,6 +242,7 @@ DETAILS = {
         ("registry job listens on", lambda o: _listen((o.get("deployment") or {}).get("registry"), "bind")),
         ("proxy job", lambda o: _proxy((o.get("deployment") or {}).get("proxy"))),
         ("ops files", lambda o: _joined(o.get("ops_files"))),
+        ("lab Concourse", lambda o: _web(o.get("web"))),
     ],
     "registry_fix": [
         ("registry URL", lambda o: (o.get("endpoint") or {}).get("url", "")),

@@ -50,8 +50,9 @@ options:
       - With O(output), before an output of a recorded result (not this run's) is used, check that
         what it describes still exists, and refuse it, naming the stage to run, when it does not.
         Checked are the V(endpoint) of registry_fix (its C(url) must answer C(/v2/) from the
-        controller, with any HTTP status) and the V(image) of image_build (the registry O(registry)
-        must serve its tag, with the recorded digest when one was recorded).
+        controller, with any HTTP status), the V(image) of image_build (the registry O(registry)
+        must serve its tag, with the recorded digest when one was recorded) and the V(web) of
+        concourse (its C(url) must answer C(/api/v1/info)).
       - Either way, a recorded output is used only with a warning that states its age and source.
     type: bool
     default: true
@@ -99,6 +100,7 @@ import datetime
 import json
 import os
 import re
+import urllib.request
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
@@ -318,6 +320,8 @@ def check_output(stage, output, value, result, *, registry=None, password=None, 
     try:
         if stage == "registry_fix" and output == "endpoint" and isinstance(value, dict) and value.get("url"):
             return endpoint_problem(value, timeout)
+        if stage == "concourse" and output == "web" and isinstance(value, dict) and value.get("url"):
+            return web_problem(value, timeout)
         if (
             stage == "image_build"
             and output == "image"
@@ -339,6 +343,17 @@ def endpoint_problem(endpoint, timeout=5):
     except RegistryError as error:
         if error.kind not in ANSWERED:
             return f"the registry endpoint {endpoint['url']} does not answer ({error.message})"
+    return ""
+
+
+def web_problem(web, timeout=5):
+    """Why the Concourse web node at web["url"] does not answer GET /api/v1/info ("" when it does)."""
+    url = web["url"].rstrip("/") + "/api/v1/info"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 (http(s) URL of a record)
+            json.load(answer)
+    except (OSError, ValueError) as error:
+        return f"the Concourse web node {web['url']} does not answer ({error})"
     return ""
 
 

@@ -82,6 +82,10 @@ def parameter_problems(params):
     return problems
 
 
+# What a build of `fly builds --json` is reported with.
+BUILD_FIELDS = ("name", "id", "api_url", "start_time", "end_time", "status")
+
+
 class PipelineTask:
     """Does what fly_pipeline's parameters ask; `run()` returns the result or raises FlyError.
 
@@ -317,6 +321,8 @@ class PipelineTask:
                 f"fly -t {params['target']} unpause-pipeline -p {pipeline}); nothing was triggered",
                 kind="paused",
             )
+        if not params["rerun"] and self._reuse_succeeded(pipeline, job, build):
+            return
         self.result["changed"] = True
         if self.check_mode:
             return
@@ -326,13 +332,7 @@ class PipelineTask:
             (b for b in self.fly.job_builds(pipeline, job) if str(b.get("name")) == str(output.name)), None
         )
         if found:
-            build.update(
-                id=found.get("id"),
-                api_url=found.get("api_url"),
-                start_time=found.get("start_time"),
-                end_time=found.get("end_time"),
-            )
-            build["status"] = found.get("status")
+            build.update({key: found.get(key) for key in BUILD_FIELDS if key != "name"})
         if not params["watch"]:
             return
         build.update(timed_out=output.timed_out, log_tail=output.tail())
@@ -368,6 +368,15 @@ class PipelineTask:
                 {"build": build},
                 kind=f"build_{output.status}",
             )
+
+    def _reuse_succeeded(self, pipeline, job, build):
+        """Report the job's latest build instead of a new one when it succeeded (rerun=false)."""
+        builds = self.fly.job_builds(pipeline, job, count=1)
+        latest = max(builds, key=lambda b: b.get("id") or 0, default=None)
+        if not latest or latest.get("status") != "succeeded":
+            return False
+        build.update({key: latest.get(key) for key in BUILD_FIELDS}, reused=True, watched=False)
+        return True
 
     def absent(self):
         params = self.params

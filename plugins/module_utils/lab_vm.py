@@ -37,7 +37,8 @@ class LabVmError(Exception):
 
 def spec_of(params, recipe):
     """What the running VM must match to be kept: its settings and the base disk's recipe."""
-    keys = ("name", "image_dir", "ssh_port", "memory", "cpus", "network", "address", "guest_forwards")
+    keys = ("name", "image_dir", "ssh_port", "host_forwards", "memory", "cpus", "network", "address")
+    keys += ("guest_forwards",)
     keys += ("accel", "forward_devices")
     spec = {key: params[key] for key in keys}
     spec["recipe"] = recipe
@@ -202,9 +203,20 @@ def forward_devices(forwards, ip="ip"):
     return devices
 
 
-def require_free_port(port):
-    if not port_free(port):
-        raise LabVmError(f"127.0.0.1:{port} is in use by another program: set lab_vm_ssh_port to a free port")
+def local_ports(params):
+    """The ports the VM listens on at 127.0.0.1: SSH's, then each host forward's, by option name."""
+    ports = {params["ssh_port"]: "ssh_port"}
+    for index, forward in enumerate(params["host_forwards"]):
+        ports.setdefault(forward["port"], f"host_forwards[{index}].port")
+    return ports
+
+
+def require_free_ports(params):
+    for port, option in local_ports(params).items():
+        if not port_free(port):
+            raise LabVmError(
+                f"127.0.0.1:{port} ({option}) is in use by another program: give {option} a free port"
+            )
 
 
 def port_free(port):
@@ -217,9 +229,27 @@ def port_free(port):
     return True
 
 
+def check_ports(params):
+    """The SSH port and the host forwards: valid, distinct, guest_port filled in."""
+    seen = {params["ssh_port"]: "ssh_port"}
+    for index, forward in enumerate(params["host_forwards"]):
+        where = f"host_forwards[{index}]"
+        forward["guest_port"] = forward.get("guest_port") or forward["port"]
+        if forward["port"] in seen:
+            raise LabVmError(
+                f"{where}.port={forward['port']} is also {seen[forward['port']]}: give each its own port"
+            )
+        seen[forward["port"]] = f"{where}.port"
+        if forward["guest_port"] == 22:
+            raise LabVmError(f"{where}.guest_port=22 is the guest's SSH, forwarded by ssh_port already")
+    for port, option in list(seen.items()) + [
+        (f["guest_port"], f"host_forwards[{i}].guest_port") for i, f in enumerate(params["host_forwards"])
+    ]:
+        if not 1 <= port <= 65535:
+            raise LabVmError(f"{option}={port}: give a TCP port (1-65535)")
+
+
 def check_resources(params, state_dir):
-    if not 1 <= params["ssh_port"] <= 65535:
-        raise LabVmError(f"ssh_port={params['ssh_port']}: give a TCP port (1-65535)")
     if params["memory"] < 1024 or params["cpus"] < 1:
         raise LabVmError(
             f"memory={params['memory']} MiB, cpus={params['cpus']}: the VM needs 1024 MiB and 1 CPU at least"
@@ -265,6 +295,7 @@ def qemu_argv(params, vm, hosts, accel, authorized_key):
         f"dhcpstart={params['address']}",
         f"hostfwd=tcp:127.0.0.1:{params['ssh_port']}-:22",
     ]
+    netdev += [f"hostfwd=tcp:127.0.0.1:{f['port']}-:{f['guest_port']}" for f in params["host_forwards"]]
     for forward in params["guest_forwards"]:
         target = f"{forward['address']}:{forward['port']}"
         # Bound to the lab's device: should the lab network go, the connection fails instead of
@@ -474,6 +505,7 @@ def ensure_present(params, check_mode):
     vm = LabVm(params["state_dir"])
     recipe = check_base(params["image_dir"])
     network_hosts = check_network(params)[1]
+    check_ports(params)
     for tool in ("qemu", "qemu_img", "socat", "ip"):
         if not params[tool]:
             name = tool.replace("_", "-")
@@ -488,13 +520,13 @@ def ensure_present(params, check_mode):
     # A VM to be recreated holds the port and the memory itself until it is stopped.
     if not running:
         check_resources(params, params["state_dir"])
-        require_free_port(params["ssh_port"])
+        require_free_ports(params)
     if check_mode:
         return {"changed": True, "action": action}
     os.makedirs(params["state_dir"], mode=0o700, exist_ok=True)
     vm.stop()
     if running:
-        require_free_port(params["ssh_port"])
+        require_free_ports(params)
     authorized_key = ensure_key(vm)
     with open(vm.known_hosts, "w", encoding="utf-8") as handle:
         host_key = read_text(os.path.join(params["image_dir"], "host_key.pub")).split()
@@ -509,6 +541,7 @@ def ensure_present(params, check_mode):
         "accel_reason": reason,
         "seconds_to_ready": seconds,
         "ssh_port": params["ssh_port"],
+        "host_forwards": [f"127.0.0.1:{f['port']} -> {f['guest_port']}" for f in params["host_forwards"]],
         "ssh_key": vm.key,
         "known_hosts": vm.known_hosts,
         "console_log": vm.console_log,

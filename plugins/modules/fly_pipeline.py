@@ -148,6 +148,14 @@ options:
         O(state=triggered) and only used there; set the pipeline with O(state=present) in a
         task before.
     type: str
+  rerun:
+    description:
+      - With O(state=triggered), whether to start a build when the job's latest build succeeded.
+        V(false) reports that build instead (RV(build.reused)) and changes nothing, so a second run
+        of a playbook does not build again what already passed; set it from whether the pipeline's
+        config changed in the same run.
+    type: bool
+    default: true
   watch:
     description:
       - Watch the triggered build until it ends (C(trigger-job -w)). A build that ends
@@ -321,6 +329,11 @@ build:
     watched:
       description: Whether the module watched the build (O(watch)).
       type: bool
+    reused:
+      description:
+        - Whether the build reported is the job's latest, which had succeeded, instead of a new
+          one (O(rerun=false)).
+      type: bool
     name:
       description: "The build's name (number) within the job, as in C(started P/J #NAME)."
       type: str
@@ -442,6 +455,7 @@ def argument_spec():
         "check_creds": {"type": "bool", "default": False},
         "trigger": {"type": "str"},
         "watch": {"type": "bool", "default": False},
+        "rerun": {"type": "bool", "default": True},
         "timeout": {"type": "int", "default": 3600},
         "executable": {"type": "path"},
     }

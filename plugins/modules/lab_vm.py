@@ -73,6 +73,21 @@ options:
     description: The guest's address in O(network) (qemu's DHCP hands it out first).
     type: str
     default: 10.0.2.15
+  host_forwards:
+    description:
+      - Guest services this machine reaches, each on 127.0.0.1 only (as the guest's SSH), such as
+        the lab's Concourse web node.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      port:
+        description: TCP port on 127.0.0.1 of this machine; distinct from O(ssh_port).
+        type: int
+        required: true
+      guest_port:
+        description: The guest's TCP port; defaults to O(host_forwards[].port).
+        type: int
   guest_forwards:
     description:
       - TCP addresses the guest may reach; each connection is carried by C(socat) from this machine
@@ -173,6 +188,12 @@ ssh_key:
   description: The lab's private key (0600).
   returned: when the VM runs and not in check mode
   type: str
+host_forwards:
+  description: The guest ports this machine reaches, as C(127.0.0.1:PORT -> GUEST_PORT).
+  returned: when the VM runs and not in check mode
+  type: list
+  elements: str
+  sample: ["127.0.0.1:8078 -> 8078"]
 known_hosts:
   description: A known_hosts file that pins the guest's host key.
   returned: when the VM runs and not in check mode
@@ -214,6 +235,12 @@ def argument_spec():
         "cpus": {"type": "int", "default": 2},
         "network": {"type": "str", "default": "10.0.2.0/24"},
         "address": {"type": "str", "default": "10.0.2.15"},
+        "host_forwards": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {"port": {"type": "int", "required": True}, "guest_port": {"type": "int"}},
+        },
         "guest_forwards": {
             "type": "list",
             "elements": "dict",

@@ -899,3 +899,33 @@ def test_without_a_worker_a_build_stays_pending_and_a_timed_out_watch_reports_no
     assert result["build"]["timed_out"] is True
     assert result["build"]["status"] == "pending"
     assert "exit_code" not in result["build"]  # fly's 2 on detaching says nothing about the build
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_without_rerun_a_job_whose_latest_build_succeeded_is_reported_not_built_again(world, check):
+    world.play(world.args())
+    world.play(world.trigger_args("build", watch=True))
+    before = len(world.calls())
+    result, _ = world.play(world.trigger_args("build", watch=True, rerun=False), check=check)
+    assert result["changed"] is False, result
+    build = result["build"]
+    assert (build["reused"], build["name"], build["status"], build["triggered"]) == (
+        True,
+        "1",
+        "succeeded",
+        False,
+    )
+    assert "trigger-job" not in world.commands()[before:]
+    (builds,) = [c["argv"] for c in world.calls()[before:] if "builds" in c["argv"]]
+    assert builds == ["-t", "ci", "builds", "-j", f"{PIPELINE}/build", "--json", "-c", "1"]
+
+
+def test_without_rerun_a_job_whose_latest_build_failed_is_built_again(world):
+    world.play(world.args())
+    world.script_job("build", status="failed", exit_status=1, log="boom\n")
+    world.play(world.trigger_args("build", watch=True))
+    world.script_job("build", status="succeeded", exit_status=0, log="fixed\n")
+    result, _ = world.play(world.trigger_args("build", watch=True, rerun=False))
+    assert result["changed"] is True
+    assert (result["build"]["name"], result["build"]["status"]) == ("2", "succeeded")
+    assert "reused" not in result["build"]

@@ -165,3 +165,49 @@ def test_preflight_runs_the_cgroup_nesting_diagnostic_without_failing_on_its_war
     result = preflight.preflight(argparse.Namespace(containerd_root="/unused"))
     assert warning in result["diagnostics"]
     assert (result["passed"], result["failed"]) == (True, [])
+
+
+@pytest.mark.parametrize(("mode", "status"), [(0o700, "fail"), (0o750, "fail"), (0o755, "ok"), (0o711, "ok")])
+def test_a_root_directory_others_cannot_pass_fails_garden_s_user_namespaces(tmp_path, mode, status):
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    root.chmod(mode)
+    result = preflight.check_root_directory(str(root))
+    assert result["status"] == status
+    assert f"is {mode:04o}" in result["evidence"]
+    if status == "fail":
+        assert "open /proc/self/mountinfo: permission denied" in result["consequence"]
+
+
+def test_entering_a_cgroup_namespace_is_a_no_op_at_its_root(tmp_path):
+    proc_cgroup = tmp_path / "cgroup"
+    proc_cgroup.write_text("0::/\n")
+    result = cgroups.enter_cgroup_namespace(str(tmp_path), str(proc_cgroup))
+    assert result["passed"] and result["evidence"] == "already at the root of its own cgroup namespace"
+    proc_cgroup.write_text("12:pids:/docker/abc\n")
+    assert "cgroup v1" in cgroups.enter_cgroup_namespace(str(tmp_path), str(proc_cgroup))["evidence"]
+
+
+def test_a_refused_unshare_leaves_the_task_in_the_host_tree_and_says_so(tmp_path, monkeypatch):
+    proc_cgroup = tmp_path / "cgroup"
+    proc_cgroup.write_text("0::/system.slice/abc\n")
+
+    def refuse(flags):
+        raise OSError(errno.EPERM, "unshare: Operation not permitted")
+
+    monkeypatch.setattr(cgroups, "unshare", refuse)
+    result = cgroups.enter_cgroup_namespace(str(tmp_path), str(proc_cgroup))
+    assert not result["passed"]
+    assert result["error"] == "unshare: Operation not permitted; the task stays in the host's cgroup tree"
+
+
+def test_the_steps_summary_is_one_line_per_step_with_its_outcome():
+    results = [
+        {"step": "containerd", "passed": True, "seconds": 1.5},
+        {"step": "garden", "passed": False, "seconds": 30, "error": "x" * 400, "failed": ["unprivileged_raw"]},
+    ]
+    summary = cli.summary_of(results, False)
+    assert summary["passed"] is False
+    assert summary["steps"][0] == {"step": "containerd", "passed": True, "seconds": 1.5, "error": ""}
+    assert summary["steps"][1]["failed"] == ["unprivileged_raw"]
+    assert len(summary["steps"][1]["error"]) == 300

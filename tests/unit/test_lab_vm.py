@@ -6,6 +6,7 @@ The real VM boots in the VM lab (scripts/run-tests lab-vm); these pin what must 
 
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -32,6 +33,7 @@ PARAMS = {
     "state_dir": "/srv/state/vm",
     "image_dir": "/srv/image",
     "ssh_port": 2222,
+    "host_forwards": [{"port": 8078, "guest_port": 8078}],
     "memory": 4096,
     "cpus": 2,
     "network": "172.30.78.0/24",
@@ -60,7 +62,34 @@ def test_the_guest_is_isolated_and_reached_only_through_loopback():
     netdev = argv[argv.index("-netdev") + 1].split(",")
     assert "restrict=on" in netdev
     assert "hostfwd=tcp:127.0.0.1:2222-:22" in netdev
-    assert [n for n in netdev if n.startswith("hostfwd=")] == ["hostfwd=tcp:127.0.0.1:2222-:22"]
+    assert [n for n in netdev if n.startswith("hostfwd=")] == [
+        "hostfwd=tcp:127.0.0.1:2222-:22",
+        "hostfwd=tcp:127.0.0.1:8078-:8078",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("forwards", "expected"),
+    [
+        ([{"port": 2222}], "host_forwards[0].port=2222 is also ssh_port"),
+        (
+            [{"port": 8078}, {"port": 8078, "guest_port": 80}],
+            "host_forwards[1].port=8078 is also host_forwards[0].port",
+        ),
+        ([{"port": 8022, "guest_port": 22}], "host_forwards[0].guest_port=22 is the guest's SSH"),
+        ([{"port": 70000}], "host_forwards[0].port=70000: give a TCP port"),
+        ([{"port": 8078, "guest_port": -1}], "host_forwards[0].guest_port=-1: give a TCP port"),
+    ],
+)
+def test_host_forwards_are_checked_before_anything_starts(forwards, expected):
+    with pytest.raises(LabVmError, match=re.escape(expected)):
+        lab_vm.check_ports(params(host_forwards=forwards))
+
+
+def test_a_host_forward_without_guest_port_forwards_the_same_port():
+    checked = params(host_forwards=[{"port": 8078, "guest_port": None}])
+    lab_vm.check_ports(checked)
+    assert checked["host_forwards"] == [{"port": 8078, "guest_port": 8078}]
 
 
 def test_each_guest_forward_is_carried_by_socat_bound_to_the_lab_device():
@@ -249,6 +278,7 @@ def present_params(tmp_path, **changes):
     ip = fake_ip(tmp_path, "172.30.78.10 dev br-0123456789ab src 172.30.78.1 uid 0")
     values = dict(PARAMS, state_dir=str(tmp_path / "state" / "vm"), image_dir=base_dir(tmp_path), ip=ip)
     values["ssh_port"] = free_port()
+    values["host_forwards"] = [{"port": free_port(), "guest_port": 8078}]
     values.update(changes)
     return values
 
@@ -264,7 +294,21 @@ def test_a_forwarded_port_in_use_is_refused_before_anything_is_made(tmp_path):
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         values = present_params(tmp_path, ssh_port=holder.getsockname()[1])
-        with pytest.raises(LabVmError, match="is in use by another program: set lab_vm_ssh_port"):
+        with pytest.raises(
+            LabVmError, match=r"\(ssh_port\) is in use by another program: give ssh_port a free"
+        ):
+            ensure_present(values, check_mode=False)
+    assert not (tmp_path / "state").exists()
+
+
+def test_a_host_forward_port_in_use_is_refused_before_anything_is_made(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        values = present_params(
+            tmp_path, host_forwards=[{"port": holder.getsockname()[1], "guest_port": None}]
+        )
+        with pytest.raises(LabVmError, match=r"\(host_forwards\[0\]\.port\) is in use by another program"):
             ensure_present(values, check_mode=False)
     assert not (tmp_path / "state").exists()
 

@@ -266,3 +266,38 @@ def test_report_says_where_the_vm_lab_ran_which_garden_and_what_its_check_did():
         details({"checks": skipped}, "nested_test")["Garden check"]
         == "skipped: no Garden binaries in the image"
     )
+
+
+def test_report_shows_each_build_with_its_nested_check_steps_and_the_lab_concourse():
+    outputs = {
+        "pipeline": "nested-warden-lab",
+        "concourse_url": "http://127.0.0.1:8078",
+        "fly_version": "8.2.5",
+        "builds": [
+            {"job": "push-from-worker", "name": "1", "status": "succeeded", "reused": True},
+            {
+                "job": "nested-test",
+                "name": "2",
+                "status": "failed",
+                "summary": {
+                    "passed": False,
+                    "steps": [{"step": "containerd", "passed": True}, {"step": "garden", "passed": False}],
+                },
+            },
+            {"job": "later", "triggered": False},
+        ],
+    }
+    assert details(outputs, "pipeline")["builds"] == (
+        "push-from-worker #1 succeeded (its latest build; not run again); "
+        "nested-test #2 failed [nested-check: containerd passed, garden FAILED]; later not triggered"
+    )
+    web = {
+        "url": "http://127.0.0.1:8078",
+        "version": "8.2.5",
+        "worker": "worker-vm-0",
+        "worker_state": "running",
+    }
+    assert details({"web": web}, "concourse")["lab Concourse"] == (
+        "http://127.0.0.1:8078 (Concourse 8.2.5; worker worker-vm-0 running)"
+    )
+    assert "lab Concourse" not in details({"web": {}}, "concourse")

@@ -5,10 +5,11 @@ both: while the container's processes sit in its root cgroup, runc fails contain
 ("cannot enter cgroupv2 ... it is in an invalid state"). Moving them to a child fixes it."""
 
 import contextlib
+import ctypes
 import errno
 import os
 
-from nested_check.common import diagnostic
+from nested_check.common import diagnostic, run
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 CGROUP_INIT = "init"  # the child the container's own processes move to (as moby's dind does)
@@ -107,6 +108,57 @@ def enable_cgroup_nesting(root=CGROUP_ROOT, proc_cgroup="/proc/self/cgroup"):
         f"delegated {' '.join(missing) or 'no new controllers'}"
     )
     return result
+
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+
+
+def unshare(flags):
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(flags) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"unshare: {os.strerror(code)}")
+
+
+def enter_cgroup_namespace(root=CGROUP_ROOT, proc_cgroup="/proc/self/cgroup"):
+    """A privileged Concourse task (containerd runtime) has no cgroup namespace of its own: it
+    sees the host's whole tree, and cgroup-nesting would act on the host's root. Enter one rooted
+    at this process's cgroup and mount cgroup2 afresh in a private mount namespace; the steps
+    after it (and their processes) then see the task's cgroup as the root."""
+    result = {"check": "cgroup-namespace", "passed": True, "evidence": "", "error": ""}
+    before = own_cgroup(proc_cgroup)
+    if not before:
+        result["evidence"] = "no cgroup v2 line in /proc/self/cgroup (cgroup v1): nothing to do"
+        return result
+    if before == "/":
+        result["evidence"] = "already at the root of its own cgroup namespace"
+        return result
+    try:
+        unshare(CLONE_NEWCGROUP | CLONE_NEWNS)
+        for argv in (
+            ["mount", "--make-rprivate", "/"],
+            ["umount", "-l", root],
+            ["mount", "-t", "cgroup2", "cgroup2", root],
+        ):
+            code, out, err = run(argv)
+            if code != 0:
+                raise OSError(errno.EIO, f"{' '.join(argv)}: {(err or out).strip()}")
+    except OSError as error:
+        result.update(
+            passed=False, error=f"{error.strerror or error}; the task stays in the host's cgroup tree"
+        )
+        return result
+    after = own_cgroup(proc_cgroup)
+    result["passed"] = after == "/"
+    result["evidence"] = (
+        f"entered a cgroup namespace rooted at {before} (now {after}); cgroup2 mounted afresh at {root}"
+    )
+    return result
+
+
+def cgroup_namespace(args):
+    return enter_cgroup_namespace(args.cgroup_root)
 
 
 def cgroup_nesting(args):

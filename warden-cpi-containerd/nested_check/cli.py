@@ -9,8 +9,9 @@
     nested-check warden-cpi [--timeout 300]   (Garden started again; the real warden CPI's calls)
     nested-check scan-logs FILE...
     nested-check cgroup-nesting [--cgroup-root /sys/fs/cgroup]   (cgroup v2: before containerd starts)
+    nested-check cgroup-namespace             (a task without a cgroup namespace enters one; in steps)
     nested-check tiny-image --output TAR      (the busybox workload image; workload makes it if missing)
-    nested-check steps JSON                   (several of the above in one exec, see run_steps)
+    nested-check steps JSON [--summary]       (several of the above in one exec, see run_steps)
 
 Every subcommand prints one JSON document and exits 0 when its check passed, 1 when it failed,
 2 on bad usage; `steps` prints one JSON object per line, one per step it ran. Credentials come
@@ -24,7 +25,7 @@ import socket
 import sys
 
 from nested_check.archives import TINY_IMAGE, TINY_REF, tiny_image
-from nested_check.cgroups import CGROUP_ROOT, cgroup_nesting
+from nested_check.cgroups import CGROUP_ROOT, cgroup_namespace, cgroup_nesting
 from nested_check.containerd import start_containerd, workload
 from nested_check.garden_check import GARDEN_ADDRESS, garden_check, garden_ping
 from nested_check.logs import scan_logs
@@ -70,10 +71,11 @@ def parser():
     scan.add_argument("files", nargs="+")
     scan.add_argument("--tail", type=int, default=0, help="also return the last TAIL lines of each file")
     sub.add_parser("writable-mounts", help="/sys and cgroups read-write, Docker's masks removed")
-    nesting = sub.add_parser(
-        "cgroup-nesting", help="cgroup v2: root's processes to a child, controllers delegated"
-    )
-    nesting.add_argument("--cgroup-root", default=CGROUP_ROOT)
+    for name, purpose in (
+        ("cgroup-nesting", "cgroup v2: root's processes to a child, controllers delegated"),
+        ("cgroup-namespace", "enter a cgroup namespace rooted at this process's cgroup (privileged tasks)"),
+    ):
+        sub.add_parser(name, help=purpose).add_argument("--cgroup-root", default=CGROUP_ROOT)
     sub.add_parser("image-stages", help="which stages the image carries (the BOSH stage)")
     ping = sub.add_parser("garden-ping", help="wait until Garden answers /ping (start-garden uses it)")
     ping.add_argument("--address", default=GARDEN_ADDRESS)
@@ -95,6 +97,11 @@ def parser():
     steps = sub.add_parser("steps", help="run several checks in one exec; one JSON object per line")
     steps.add_argument("steps", help='JSON list of {"name", "argv", "env", "continue_on_failure"}')
     steps.add_argument(
+        "--summary",
+        action="store_true",
+        help="end with one line 'nested-check summary: JSON' (each step: passed, seconds, error)",
+    )
+    steps.add_argument(
         "--auth-stdin",
         metavar="PATH",
         help="first write stdin (the registry credentials, JSON) to PATH, mode 0600: never an argument",
@@ -110,6 +117,7 @@ ACTIONS = {
     "scan-logs": scan_logs,
     "writable-mounts": writable_mounts,
     "cgroup-nesting": cgroup_nesting,
+    "cgroup-namespace": cgroup_namespace,
     "image-stages": image_stages,
     "tiny-image": tiny_image,
     "garden-ping": garden_ping,
@@ -162,6 +170,24 @@ def run_steps(steps, emit):
     return passed
 
 
+def summary_of(results, passed):
+    """One line for a log's last lines (a Concourse build's): each step's outcome, short."""
+    return {
+        "passed": passed,
+        "hostname": socket.gethostname(),
+        "steps": [
+            {
+                "step": result.get("step"),
+                "passed": bool(result.get("passed")),
+                "seconds": result.get("seconds"),
+                "error": str(result.get("error") or "")[:300],
+                **({"failed": result["failed"]} if result.get("failed") else {}),
+            }
+            for result in results
+        ],
+    }
+
+
 def write_private(path, content):
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as out:
@@ -175,10 +201,16 @@ def main(argv):
         if args.auth_stdin:
             write_private(args.auth_stdin, sys.stdin.read())
 
+        ran = []
+
         def emit(result):
+            ran.append(result)
             print(json.dumps(result), flush=True)
 
-        return 0 if run_steps(json.loads(args.steps), emit) else 1
+        passed = run_steps(json.loads(args.steps), emit)
+        if args.summary:
+            print("nested-check summary: " + json.dumps(summary_of(ran, passed)), flush=True)
+        return 0 if passed else 1
     result = check(args)
     print(json.dumps(result, indent=2))
     return 0 if result["passed"] else 1

@@ -5,6 +5,7 @@ import contextlib
 import functools
 import os
 import shutil
+import stat
 import tempfile
 
 from nested_check.cgroups import check_cgroup_nesting
@@ -161,6 +162,24 @@ def check_user_namespaces():
     )
 
 
+def check_root_directory(path="/"):
+    """Garden's unprivileged containers map root to an unprivileged host uid: runc init in that
+    user namespace must pass through /, so a 0700 / (an image whose first layer says so) stops
+    it at its first open (open /proc/self/mountinfo: permission denied)."""
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    if mode & 0o001:
+        return diagnostic("root_directory", "ok", f"{path} is {mode:04o}: other users may pass through it")
+    return diagnostic(
+        "root_directory",
+        "fail",
+        f"{path} is {mode:04o}: other users may not pass through it",
+        "Garden's unprivileged containers (and the warden CPI's VMs) fail to start: runc, as a user "
+        "namespace's root mapped to an unprivileged uid, gets 'open /proc/self/mountinfo: permission denied'",
+        "build the image from a base whose / is 0755 (the first layer's '.' entry), or chmod 0755 / "
+        "in the container before Garden starts",
+    )
+
+
 def check_privileges():
     with open("/proc/self/status", encoding="utf-8") as status_file:
         cap_eff = next(line.split()[1] for line in status_file if line.startswith("CapEff:"))
@@ -209,6 +228,7 @@ def preflight(args):
         check_xfs,
         check_apparmor_userns,
         check_user_namespaces,
+        check_root_directory,
         check_privileges,
         check_xfs_quota,
         check_garden_privileged_caps,
