@@ -929,3 +929,23 @@ def test_without_rerun_a_job_whose_latest_build_failed_is_built_again(world):
     assert result["changed"] is True
     assert (result["build"]["name"], result["build"]["status"]) == ("2", "succeeded")
     assert "reused" not in result["build"]
+
+
+REAL_CONCOURSE = PROJECT / "tests" / "fixtures" / "fly" / "real-concourse"
+
+
+def test_the_double_s_builds_and_pipelines_have_the_fields_the_real_concourse_printed(world):
+    """fly builds --json and fly pipelines --json of the real Concourse 8.2.5 in the VM lab
+    (tests/fixtures/fly/real-concourse): the double's records carry the same fields."""
+    world.play(world.args())
+    world.play(world.trigger_args("build", watch=True))
+    ran = double(
+        world.state, world.home, "-t", "ci", "builds", "-j", f"{PIPELINE}/build", "--json", "-c", "1"
+    )
+    assert ran.returncode == 0, ran.stderr
+    (real_build,) = json.loads((REAL_CONCOURSE / "builds-job.json").read_text())
+    (double_build,) = json.loads(ran.stdout)
+    assert set(double_build) == set(real_build)
+    ran = double(world.state, world.home, "-t", "ci", "pipelines", "--json")
+    (real_pipeline,) = json.loads((REAL_CONCOURSE / "pipelines.json").read_text())
+    assert [sorted(p) for p in json.loads(ran.stdout)] == [sorted(real_pipeline)]

@@ -16,6 +16,7 @@ fly's.
 """
 
 import json
+from pathlib import Path
 
 import pytest
 from ansible_collections.nested.warden.plugins.module_utils import fly_output
@@ -782,3 +783,21 @@ def test_get_pipeline_of_a_missing_pipeline_says_so_on_stderr():
     capture = CAPTURED["get_pipeline_missing"]
     assert (capture["rc"], capture["stdout"]) == (1, "")
     assert fly_output.PIPELINE_NOT_FOUND in fly_output.terminal_lines(capture["stderr"])
+
+
+REAL_CONCOURSE = Path(__file__).resolve().parents[1] / "fixtures" / "fly" / "real-concourse"
+
+
+def test_a_real_trigger_and_watch_of_the_lab_pipeline_parses_to_its_build_and_log():
+    """fly 8.2.5 against the real Concourse 8.2.5 in the VM lab (tests/fixtures/fly/real-concourse)."""
+    recorded = (REAL_CONCOURSE / "trigger-job-watch-push-from-worker.txt").read_text()
+    output = fly_output.WatchOutput(recorded, 0)
+    assert (output.pipeline, output.job, output.name, output.status) == (
+        "nested-warden-lab",
+        "push-from-worker",
+        "2",
+        "succeeded",
+    )
+    assert output.log_lines[0] == "selected worker: worker-vm-0"
+    assert any(line.split()[-1:] == ["pushed"] for line in output.tail())
+    assert "\x1b" not in "".join(output.log_lines)
