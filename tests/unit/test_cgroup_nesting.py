@@ -204,7 +204,13 @@ def test_a_refused_unshare_leaves_the_task_in_the_host_tree_and_says_so(tmp_path
 def test_the_steps_summary_is_one_line_per_step_with_its_outcome():
     results = [
         {"step": "containerd", "passed": True, "seconds": 1.5},
-        {"step": "garden", "passed": False, "seconds": 30, "error": "x" * 400, "failed": ["unprivileged_raw"]},
+        {
+            "step": "garden",
+            "passed": False,
+            "seconds": 30,
+            "error": "x" * 400,
+            "failed": ["unprivileged_raw"],
+        },
     ]
     summary = cli.summary_of(results, False)
     assert summary["passed"] is False
