@@ -15,6 +15,13 @@ What the module relies on, and why:
 - `trigger-job -w` exits with the build's outcome: succeeded -> the last task's status (0),
   failed -> the task's status or 1, errored -> 2, aborted -> 3, event stream errors -> 255.
   SIGTERM detaches (`detached, build is still running...`, exit 2).
+- `abort-build -j P/J -b NAME` prints `build successfully aborted` (also for a build that had
+  already ended, which stays as it was), or `error: build does not exist` (exit 1). Concourse
+  ends the build afterwards: `builds --json` shows `aborted` once its steps have stopped (a
+  pending one once the scheduler has run).
+- `workers --json` lists atc.Worker: `name`, `state` (running, stalled, landing, landed,
+  retiring), `platform`, `tags`, `team`, `version`, `active_containers`...; only a running worker
+  gets builds, so a build stays pending while none is running.
 - fly takes no password on stdin or from the environment; `-p` would put it on the command line.
   The module asks Concourse's token endpoint itself (the password grant fly would use, client
   `fly`) and hands the token to `fly login` on stdin as `bearer TOKEN\\r`, fly's "enter token
@@ -47,6 +54,7 @@ from ansible_collections.nested.warden.plugins.module_utils.fly_output import (
     mask_diff,
     parse_pipeline_config,
     parse_pipelines,
+    parse_workers,
     terminal_lines,
     terminal_text,
     warning_lines,
@@ -70,6 +78,8 @@ FLY_ARGS = {
     "destroy_pipeline": as_fixed("destroy-pipeline"),
     "trigger_job": as_fixed("trigger-job"),
     "builds": as_fixed("builds"),
+    "abort_build": as_fixed("abort-build"),
+    "workers": as_fixed("workers"),
     "login": as_fixed("login"),
     "status": as_fixed("status"),
     "non_interactive": as_fixed("-n"),
@@ -88,6 +98,7 @@ FLY_ARGS = {
     "job": as_option("-j"),
     "watch": as_flag("-w"),
     "count": as_option("-c"),
+    "build": as_option("-b"),
 }
 
 
@@ -247,3 +258,19 @@ class Fly:
         except ValueError:
             return []
         return builds if isinstance(builds, list) else []
+
+    def abort_build(self, pipeline, job, name):
+        """`abort-build -j P/J -b NAME` (skipped in check mode); a build that does not exist is an error."""
+        return self._run(
+            "abort-build",
+            "target abort_build job build",
+            mutating=True,
+            target=self.target,
+            job=f"{pipeline}/{job}",
+            build=name,
+        )
+
+    def workers(self):
+        """The workers Concourse knows (`workers --json`), as a list of atc.Worker."""
+        result = self._run("workers", "target workers json", target=self.target)
+        return parse_workers(result.stdout)

@@ -1,5 +1,6 @@
 """What fly prints, read as the fly_pipeline module needs it (fly v8): set-pipeline's diff and
-its verdict, the JSON of pipelines and get-pipeline, trigger-job's watch, and fly's errors explained."""
+its verdict, the JSON of pipelines, get-pipeline and workers, trigger-job's watch, and fly's errors
+explained."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ LOGGED_IN = "logged in successfully"
 PIPELINE_NOT_FOUND = "error: pipeline not found"
 TOKEN_CHECK_FAILED = "token validation failed with error:"  # noqa: S105 -- a message
 BUILD_STATUSES = ("succeeded", "failed", "errored", "aborted")
+# A worker's states (atc/db/worker.go); only a running one is given builds.
+WORKER_RUNNING = "running"
 # Exit status of `trigger-job -w` when the build ends with this status and no task set one.
 STATUS_EXIT_CODES = {"succeeded": 0, "failed": 1, "errored": 2, "aborted": 3}
 EVENT_STREAM_ERROR = 255
@@ -183,6 +186,21 @@ def find_job(config, name):
 
 def job_names(config):
     return [job["name"] for job in config.get("jobs") or [] if isinstance(job, dict) and job.get("name")]
+
+
+def parse_workers(stdout):
+    """`fly workers --json`: a JSON array of atc.Worker (name, state, platform, tags, team, ...)."""
+    return _json_output(stdout, "workers", list, "a list", "[]")
+
+
+def no_running_worker(workers):
+    """Why no build can start when no worker of `fly workers --json` is running (with the fix),
+    or None when one is."""
+    workers = [w for w in workers if isinstance(w, dict)]
+    if any(w.get("state") == WORKER_RUNNING for w in workers):
+        return None
+    named = ", ".join(f"{w.get('name') or '(no name)'} ({w.get('state') or 'no state'})" for w in workers)
+    return f"no running worker: {named or 'none'}; start a worker (or fix it) and run again"
 
 
 class WatchOutput:

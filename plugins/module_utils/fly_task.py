@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 from ansible_collections.nested.warden.plugins.module_utils.cli_runner import (
     private_file,
@@ -12,6 +13,7 @@ from ansible_collections.nested.warden.plugins.module_utils.cli_runner import (
 from ansible_collections.nested.warden.plugins.module_utils.fly_cli import Fly
 from ansible_collections.nested.warden.plugins.module_utils.fly_login import fetch_token
 from ansible_collections.nested.warden.plugins.module_utils.fly_output import (
+    BUILD_STATUSES,
     LOGGED_IN,
     FlyError,
     exit_code_meaning,
@@ -19,6 +21,7 @@ from ansible_collections.nested.warden.plugins.module_utils.fly_output import (
     find_job,
     find_pipeline,
     job_names,
+    no_running_worker,
     secret_keys,
     terminal_lines,
 )
@@ -84,6 +87,10 @@ def parameter_problems(params):
 
 # What a build of `fly builds --json` is reported with.
 BUILD_FIELDS = ("name", "id", "api_url", "start_time", "end_time", "status")
+# How long an aborted build may take to show `aborted`: Concourse stops its steps (a task gets
+# SIGTERM, then SIGKILL 10s later), and a pending one is ended by the scheduler's next run.
+ABORT_SETTLE_SECONDS = 30
+ABORT_POLL_SECONDS = 2
 
 
 class PipelineTask:
@@ -328,28 +335,16 @@ class PipelineTask:
             return
         result, output = self.fly.trigger_job(pipeline, job, watch=params["watch"], timeout=params["timeout"])
         build.update(triggered=True, name=output.name)
-        found = next(
-            (b for b in self.fly.job_builds(pipeline, job) if str(b.get("name")) == str(output.name)), None
-        )
-        if found:
-            build.update({key: found.get(key) for key in BUILD_FIELDS if key != "name"})
+        self._read_build(pipeline, job, build)
         if not params["watch"]:
             return
         build.update(timed_out=output.timed_out, log_tail=output.tail())
-        if not output.timed_out:
-            # A watch stopped at the timeout ends with fly's exit code for "detached" (2, the same as
-            # an errored build's): it says nothing about the build, so none is reported.
-            build["exit_code"] = result.rc
-        reattach = f"fly -t {params['target']} watch -j {pipeline}/{job} -b {output.name}"
         if output.timed_out:
-            build["status"] = build.get("status") or "started"
-            raise FlyError(
-                f"stopped watching build {pipeline}/{job} #{output.name} after the timeout of "
-                f"{params['timeout']}s; "
-                f"the build is still {build['status']} in Concourse (re-attach with: {reattach})",
-                {"build": build},
-                kind="timeout",
-            )
+            # fly's exit code for "detached" (2, the same as an errored build's) says nothing about
+            # the build, so none is reported.
+            raise self._watch_timed_out(pipeline, job, build)
+        build["exit_code"] = result.rc
+        reattach = f"fly -t {params['target']} watch -j {pipeline}/{job} -b {output.name}"
         if output.status is None:
             raise FlyError(
                 f"fly lost the event stream of build {pipeline}/{job} #{output.name} "
@@ -368,6 +363,75 @@ class PipelineTask:
                 {"build": build},
                 kind=f"build_{output.status}",
             )
+
+    def _read_build(self, pipeline, job, build):
+        """Update build (which has its name) from `fly builds --json`; its status, or None."""
+        found = next(
+            (b for b in self.fly.job_builds(pipeline, job) if str(b.get("name")) == str(build["name"])), None
+        )
+        if found:
+            build.update({key: found.get(key) for key in BUILD_FIELDS if key != "name"})
+        return found.get("status") if found else None
+
+    def _watch_timed_out(self, pipeline, job, build):
+        """The error of a watch stopped at the timeout. The build is aborted (abort_on_timeout) or
+        left as it is; one still pending is explained when no worker is running to take it."""
+        params = self.params
+        name, timeout = build["name"], params["timeout"]
+        status = build["status"] = build.get("status") or "started"
+        build["aborted"] = False
+        no_worker = self._no_running_worker() if status == "pending" else None
+        details = {}
+        abort = f"fly -t {params['target']} abort-build -j {pipeline}/{job} -b {name}"
+        if not params["abort_on_timeout"]:
+            reattach = f"fly -t {params['target']} watch -j {pipeline}/{job} -b {name}"
+            msg = (
+                f"stopped watching build {pipeline}/{job} #{name} after the timeout of {timeout}s; "
+                f"the build is still {status} in Concourse (re-attach with: {reattach})"
+            )
+        else:
+            try:
+                self.fly.abort_build(pipeline, job, name)
+            except FlyError as err:
+                details = err.details
+                msg = (
+                    f"stopped watching build {pipeline}/{job} #{name} after the timeout of {timeout}s and "
+                    f"could not abort it ({err.msg}); the build is still {status} in Concourse (abort it "
+                    f"with: {abort})"
+                )
+            else:
+                build["aborted"] = True
+                after = self._status_after_abort(pipeline, job, build)
+                msg = (
+                    f"build {pipeline}/{job} #{name} was still {status} after the timeout of {timeout}s "
+                    f"and was aborted ({abort})"
+                )
+                if after in BUILD_STATUSES and after != "aborted":
+                    msg += f"; it had ended {after} before the abort"
+                elif after != "aborted":
+                    msg += f"; Concourse still reports it {after or status} (it ends once its steps stop)"
+        if no_worker:
+            return FlyError(f"{msg}; {no_worker}", {"build": build, **details}, kind="no_worker")
+        return FlyError(msg, {"build": build, **details}, kind="timeout")
+
+    def _status_after_abort(self, pipeline, job, build):
+        """The build's status once it has ended, or as Concourse reports it ABORT_SETTLE_SECONDS on."""
+        deadline = time.monotonic() + ABORT_SETTLE_SECONDS
+        while True:
+            status = self._read_build(pipeline, job, build)
+            if status in BUILD_STATUSES or time.monotonic() >= deadline:
+                return status
+            time.sleep(ABORT_POLL_SECONDS)
+
+    def _no_running_worker(self):
+        """Why a pending build found no worker (`fly workers --json`), or None when one is running
+        (or the workers cannot be listed: the timeout is then reported as it is)."""
+        try:
+            workers = self.fly.workers()
+        except FlyError:
+            return None
+        problem = no_running_worker(workers)
+        return redact(problem, self.fly.secrets) if problem else None
 
     def _reuse_succeeded(self, pipeline, job, build):
         """Report the job's latest build instead of a new one when it succeeded (rerun=false)."""

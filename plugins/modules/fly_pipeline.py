@@ -14,8 +14,8 @@ description:
     (C(fly validate-pipeline --strict)), sets it with C(fly set-pipeline -n), and makes the
     pipeline paused or unpaused and exposed or hidden as asked. With O(state=triggered) it
     triggers a job of the pipeline Concourse already holds (C(fly trigger-job)) and optionally
-    watches its build; it sets, pauses and exposes nothing. With O(state=absent) it destroys the
-    pipeline.
+    watches its build, which it aborts when the watch times out (O(abort_on_timeout)); it sets,
+    pauses and exposes nothing. With O(state=absent) it destroys the pipeline.
   - Before triggering, O(state=triggered) checks that the pipeline exists and is not paused
     (C(fly pipelines --json)) and that its config (C(fly get-pipeline --json)) has the job and
     allows triggering it by hand. Otherwise it fails and triggers nothing; a build of a paused
@@ -165,11 +165,26 @@ options:
     default: false
   timeout:
     description:
-      - Seconds to watch a build, 1 to 604800 (a week). When they run out, the module detaches
-        from the build (it keeps running in Concourse) and fails, saying so; no exit code is
-        reported then (RV(build.exit_code) is left out).
+      - Seconds to watch a build, 1 to 604800 (a week). When they run out, the module stops
+        watching, aborts the build or leaves it running (O(abort_on_timeout)), and fails with
+        RV(error_kind=timeout), saying which; no exit code is reported then
+        (RV(build.exit_code) is left out).
+      - A build still pending then has usually found no worker. The module asks
+        C(fly workers --json), and when no worker is in state C(running) it names the workers and
+        their states (or none) and fails with RV(error_kind=no_worker) instead.
     type: int
     default: 3600
+  abort_on_timeout:
+    description:
+      - What to do with a watched build that has not ended when O(timeout) runs out.
+      - V(true) aborts it (C(fly abort-build -j PIPELINE/JOB -b BUILD)), so that it does not keep
+        a worker busy or wait for one after the task has failed, and reports the status Concourse
+        gives it afterwards (normally C(aborted); RV(build.aborted)).
+      - V(false) detaches from it and leaves it running (or pending) in Concourse; the failure says
+        how to re-attach.
+      - Only used with O(watch). Check mode triggers nothing, so it aborts nothing either.
+    type: bool
+    default: true
   executable:
     description:
       - The fly CLI to run, a path or a command name looked up on PATH. Defaults to C(fly). Its
@@ -181,7 +196,7 @@ notes:
     whether the config, paused or exposed state would change. With O(state=triggered) it makes
     the same checks as a real run (the pipeline exists and is not paused, the job exists and may
     be triggered by hand), fails where a real run would, and otherwise reports the change
-    without triggering anything.
+    without triggering anything (and so aborts nothing).
   - Supports diff mode. The diff is fly's config diff, with colours and backspaces removed, plus
     the paused and public state. fly's diff shows the config Concourse holds, old secrets
     included; the module masks the values of every key fed by O(vars) and of keys named like
@@ -237,7 +252,7 @@ EXAMPLES = r"""
         state: triggered
         trigger: build-warden-cpi-containerd-image
         watch: true
-        timeout: 2400
+        timeout: 2400  # a build still running then is aborted (abort_on_timeout)
 
 - name: Validate and set only, keeping the pipeline paused
   nested.warden.fly_pipeline:
@@ -353,6 +368,7 @@ build:
       description:
         - C(succeeded), C(failed), C(errored) or C(aborted) when watched to the end; otherwise
           what Concourse reported (C(pending), C(started)).
+        - After an abort at the timeout, what Concourse reported afterwards (normally C(aborted)).
       type: str
     exit_code:
       description:
@@ -367,6 +383,12 @@ build:
     timed_out:
       description: Whether the watch stopped at O(timeout).
       type: bool
+    aborted:
+      description:
+        - Whether the module aborted the build (C(fly abort-build)) because the watch timed out
+          (O(abort_on_timeout)). False when it was left running or the abort failed.
+      returned: when the watch timed out
+      type: bool
     log_tail:
       description: The last 30 lines of the build's log as fly showed them.
       type: list
@@ -380,8 +402,10 @@ error_kind:
     - The class of failure, for roles that report it. One of C(unreachable), C(login_rejected),
       C(login_failed), C(not_logged_in), C(unknown_target), C(not_authorized),
       C(version_mismatch), C(invalid_config), C(pipeline_not_found), C(job_not_found),
-      C(manual_trigger_disabled), C(paused), C(timeout), C(watch_failed), C(build_failed),
-      C(build_errored), C(build_aborted), C(not_installed), C(fly).
+      C(manual_trigger_disabled), C(paused), C(timeout), C(no_worker), C(watch_failed),
+      C(build_failed), C(build_errored), C(build_aborted), C(not_installed), C(fly).
+    - C(timeout) is a watch stopped at O(timeout); C(no_worker) is one whose build was still
+      pending while no worker was running.
   returned: failure
   type: str
 cmd:
@@ -457,6 +481,7 @@ def argument_spec():
         "watch": {"type": "bool", "default": False},
         "rerun": {"type": "bool", "default": True},
         "timeout": {"type": "int", "default": 3600},
+        "abort_on_timeout": {"type": "bool", "default": True},
         "executable": {"type": "path"},
     }
 

@@ -466,18 +466,60 @@ def test_trigger_runs_no_set_pipeline_pause_or_expose(world):
     assert trigger == ["-t", "ci", "trigger-job", "-j", f"{PIPELINE}/build", "-w"]
 
 
-def test_watch_timeout_detaches_and_says_the_build_is_still_running(world):
+ABORT_ARGV = ["-t", "ci", "abort-build", "-j", f"{PIPELINE}/build", "-b", "1"]
+
+
+def test_watch_timeout_aborts_the_build_and_says_so(world):
     world.play(world.args())
     world.script_job("build", hold=True, log="compiling\n")
+    before = len(world.calls())
     result, _ = world.play(world.trigger_args("build", watch=True, timeout=3))
+    assert result["failed"] is True
     assert result["error_kind"] == "timeout"
-    assert result["build"]["timed_out"] is True
+    build = result["build"]
+    assert (build["timed_out"], build["aborted"], build["status"]) == (True, True, "aborted")
+    assert isinstance(build["end_time"], int)
+    assert "exit_code" not in build
+    assert result["msg"] == (
+        f"build {PIPELINE}/build #1 was still started after the timeout of 3s and was aborted "
+        f"(fly -t ci abort-build -j {PIPELINE}/build -b 1)"
+    )
+    assert build["log_tail"][-1] == "compiling"
+    # Aborted as fly aborts one, then re-read; a started build needs no look at the workers.
+    assert world.commands()[before:] == ["status", "pipelines", "get-pipeline", "trigger-job", "builds",
+                                         "abort-build", "builds"]  # fmt: skip
+    (abort,) = [c["argv"] for c in world.calls() if "abort-build" in c["argv"]]
+    assert abort == ABORT_ARGV
+    assert [b["status"] for b in world.builds()] == ["aborted"]
+
+
+def test_watch_timeout_without_abort_detaches_and_says_the_build_is_still_running(world):
+    world.play(world.args())
+    world.script_job("build", hold=True, log="compiling\n")
+    result, _ = world.play(world.trigger_args("build", watch=True, timeout=3, abort_on_timeout=False))
+    assert result["error_kind"] == "timeout"
+    assert (result["build"]["timed_out"], result["build"]["aborted"]) == (True, False)
     assert result["build"]["status"] == "started"
     assert result["msg"] == (
         f"stopped watching build {PIPELINE}/build #1 after the timeout of 3s; the build is still started in "
         f"Concourse (re-attach with: fly -t ci watch -j {PIPELINE}/build -b 1)"
     )
     assert result["build"]["log_tail"][-1] == "compiling"
+    assert "abort-build" not in world.commands()
+    assert [b["status"] for b in world.builds()] == ["started"]
+
+
+def test_check_mode_aborts_nothing(world):
+    world.play(world.args())
+    world.script_job("build", hold=True)
+    world.play(world.trigger_args("build", watch=True, timeout=2, abort_on_timeout=False))
+    before = len(world.calls())
+    result, _ = world.play(world.trigger_args("build", watch=True, timeout=2), check=True)
+    assert result["changed"] is True
+    assert result.get("failed") is not True
+    assert result["build"] == {"job": "build", "triggered": False, "watched": True}
+    assert world.commands()[before:] == ["status", "pipelines", "get-pipeline"]
+    assert [b["status"] for b in world.builds()] == ["started"]  # the build left running stays so
 
 
 def test_trigger_without_watch_returns_the_pending_or_finished_build(world):
@@ -889,16 +931,109 @@ def test_diff_shows_the_config_as_the_server_normalizes_it(world):
     assert result.get("config_changed") is False, result
 
 
-def test_without_a_worker_a_build_stays_pending_and_a_timed_out_watch_reports_no_exit_code(world):
+@pytest.mark.parametrize(
+    ("workers", "named"),
+    [
+        ([], "none"),
+        (
+            [
+                {"name": "worker-0", "state": "stalled"},
+                {"name": "worker-1", "state": "landed", "tags": ["x"]},
+            ],
+            "worker-0 (stalled), worker-1 (landed)",
+        ),
+    ],
+)
+def test_a_build_pending_at_the_timeout_without_a_running_worker_is_aborted_naming_the_workers(
+    world, workers, named
+):
     world.play(world.args())
-    world.server({"workers": 0})
-    result, _ = world.play(world.trigger_args("build"))
-    assert result["build"]["status"] == "pending"
+    world.server({"workers": workers})
+    before = len(world.calls())
     result, _ = world.play(world.trigger_args("build", watch=True, timeout=2))
-    assert result["error_kind"] == "timeout"
-    assert result["build"]["timed_out"] is True
-    assert result["build"]["status"] == "pending"
-    assert "exit_code" not in result["build"]  # fly's 2 on detaching says nothing about the build
+    assert result["failed"] is True
+    assert result["error_kind"] == "no_worker"
+    build = result["build"]
+    assert (build["timed_out"], build["aborted"], build["status"]) == (True, True, "aborted")
+    assert "exit_code" not in build  # fly's 2 on detaching says nothing about the build
+    assert result["msg"] == (
+        f"build {PIPELINE}/build #1 was still pending after the timeout of 2s and was aborted "
+        f"(fly -t ci abort-build -j {PIPELINE}/build -b 1); no running worker: {named}; start a worker "
+        "(or fix it) and run again"
+    )
+    assert world.commands()[before:][-4:] == ["builds", "workers", "abort-build", "builds"]
+    (listed,) = [c["argv"] for c in world.calls() if "workers" in c["argv"]]
+    assert listed == ["-t", "ci", "workers", "--json"]
+    assert [b["status"] for b in world.builds()] == ["aborted"]
+
+
+def test_a_build_pending_without_a_running_worker_is_left_pending_without_abort(world):
+    world.play(world.args())
+    world.server({"workers": [{"name": "worker-0", "state": "stalled"}]})
+    result, _ = world.play(world.trigger_args("build", watch=True, timeout=2, abort_on_timeout=False))
+    assert result["error_kind"] == "no_worker"
+    assert (result["build"]["status"], result["build"]["aborted"]) == ("pending", False)
+    assert result["msg"] == (
+        f"stopped watching build {PIPELINE}/build #1 after the timeout of 2s; the build is still pending in "
+        f"Concourse (re-attach with: fly -t ci watch -j {PIPELINE}/build -b 1); no running worker: "
+        "worker-0 (stalled); start a worker (or fix it) and run again"
+    )
+    assert "abort-build" not in world.commands()
+    assert [b["status"] for b in world.builds()] == ["pending"]
+
+
+def test_worker_names_in_the_message_keep_secrets_out(world):
+    world.play(world.args())
+    world.server({"workers": [{"name": f"w-{PASSWORD}", "state": "stalled"}]})
+    result, proc = world.play(world.trigger_args("build", watch=True, timeout=2), verbose=True)
+    assert result["error_kind"] == "no_worker"
+    assert "no running worker: w-******** (stalled)" in result["msg"]
+    assert PASSWORD not in json.dumps(result) + proc.stdout + proc.stderr
+
+
+def test_double_abort_build_and_workers_follow_fly(tmp_path):
+    """abort-build and workers --json as fly/commands/abort_build.go and workers.go print them."""
+    state, home = tmp_path / "state", tmp_path / "home"
+    state.mkdir()
+    home.mkdir()
+    (state / "server.yml").write_text(
+        "url: http://127.0.0.1:18203\nusers: {admin: pw}\nworkers:\n- {name: w1, state: landed, team: main}\n"
+        "- {name: w0, state: running, tags: [nested]}\n- {name: other, state: running, team: other}\n"
+    )
+    (state / "tokens.json").write_text('{"tok": "admin"}')
+    (home / ".flyrc").write_text(
+        "targets:\n  a:\n    api: http://127.0.0.1:18203\n    team: main\n"
+        "    token: {type: bearer, value: tok}\n"
+    )
+    job = {"team_name": "main", "job_name": "build", "pipeline_name": "p"}
+    builds = [
+        {"id": 7, "name": "1", "status": "started", **job},
+        {"id": 8, "name": "2", "status": "succeeded", **job},
+    ]
+    (state / "builds.json").write_text(json.dumps(builds))
+    proc = double(state, home, "-t", "a", "abort-build", "-j", "p/build", "-b", "1")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "build successfully aborted\n", "")
+    proc = double(state, home, "-t", "a", "ab", "-b", "8")  # by id; an ended build stays as it was
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "build successfully aborted\n", "")
+    assert [b["status"] for b in json.loads((state / "builds.json").read_text())] == ["aborted", "succeeded"]
+    for argv in (["-j", "p/build", "-b", "9"], ["-j", "q/build", "-b", "1"], ["-b", "99"]):
+        proc = double(state, home, "-t", "a", "abort-build", *argv)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", "error: build does not exist\n")
+    proc = double(state, home, "-t", "a", "abort-build", "-j", "p/build")
+    assert (proc.returncode, proc.stderr) == (1, "error: the required flag `-b, --build' was not specified\n")
+
+    proc = double(state, home, "-t", "a", "workers", "--json")
+    assert proc.returncode == 0, proc.stderr
+    workers = json.loads(proc.stdout)
+    assert [(w["name"], w["state"], w["team"], w["tags"]) for w in workers] == [
+        ("w1", "landed", "main", None),
+        ("w0", "running", "", ["nested"]),
+    ]  # the other team's worker is not visible to main
+    assert list(workers[0]) == [
+        "addr", "baggageclaim_url", "active_containers", "active_volumes", "active_tasks", "resource_types",
+        "platform", "tags", "team", "name", "version", "start_time", "ephemeral", "state",
+    ]  # fmt: skip
+    assert (workers[0]["addr"], workers[1]["addr"]) == ("", "127.0.0.1:7777")  # a landed worker has none
 
 
 @pytest.mark.parametrize("check", [False, True])

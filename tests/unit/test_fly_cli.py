@@ -96,6 +96,21 @@ def test_trigger_with_watch_runs_under_the_time_limit(monkeypatch):
     assert (result.rc, output.name, output.status, output.tail()) == (1, "4", "failed", ["boom"])
 
 
+def test_abort_build_names_the_build_within_its_job_and_is_skipped_in_check_mode():
+    module, client = fly(results=[(0, "build successfully aborted\n", "")])
+    client.abort_build("p", "build", "4")
+    assert module.calls[0]["argv"][1:] == ["-t", "ci", "abort-build", "-j", "p/build", "-b", "4"]
+    module, client = fly(check_mode=True)
+    assert client.abort_build("p", "build", "4").skipped
+    assert module.calls == []
+
+
+def test_workers_are_read_from_the_json_list():
+    module, client = fly(results=[(0, '[{"name": "w", "state": "stalled"}]\n', "")])
+    assert client.workers() == [{"name": "w", "state": "stalled"}]
+    assert module.calls[0]["argv"][1:] == ["-t", "ci", "workers", "--json"]
+
+
 def test_trigger_that_starts_no_build_is_an_error_with_flys_message():
     _, client = fly(results=[(1, "", "error: resource not found\n")])
     with pytest.raises(fly_output.FlyError, match=r"^fly trigger-job failed: resource not found$"):
@@ -463,3 +478,82 @@ def test_parameters_that_cannot_work_are_named_before_fly_runs(given, problem):
         assert problems == []
     else:
         assert any(problem in text for text in problems), problems
+
+
+# -- state=triggered: a watch that reaches the timeout ----------------------------------------------
+
+
+def watch_until_timeout(monkeypatch):
+    def fake_run(argv, environ, data, timeout):
+        return cli_runner.CliResult(argv, 2, "started p/build #3\n\ncompiling\n", "", timed_out=True)
+
+    monkeypatch.setattr(cli_runner, "run_with_timeout", fake_run)
+
+
+def builds_json(status):
+    return json.dumps([{"id": 9, "name": "3", "status": status, "job_name": "build", "pipeline_name": "p"}])
+
+
+def timing_out(tmp_path, monkeypatch, results, **given):
+    watch_until_timeout(monkeypatch)
+    found = [(0, pipelines_json(), ""), (0, CONFIG_JSON, "")]
+    module, task = triggering(tmp_path, monkeypatch, found + results, watch=True, timeout=5, **given)
+    with pytest.raises(fly_output.FlyError) as caught:
+        task.run()
+    return module, caught.value
+
+
+def test_an_abort_that_fails_keeps_the_timeout_with_flys_reason_and_the_command_to_abort(
+    tmp_path, monkeypatch
+):
+    _, err = timing_out(
+        tmp_path, monkeypatch, [(0, builds_json("started"), ""), (1, "", "error: build does not exist\n")]
+    )
+    assert err.kind == "timeout"
+    assert err.msg == (
+        "stopped watching build p/build #3 after the timeout of 5s and could not abort it (fly abort-build "
+        "failed: build does not exist); the build is still started in Concourse (abort it with: "
+        "fly -t ci abort-build -j p/build -b 3)"
+    )
+    assert (err.details["build"]["aborted"], err.details["rc"]) == (False, 1)
+    assert err.details["cmd"][1:] == ["-t", "ci", "abort-build", "-j", "p/build", "-b", "3"]
+
+
+def test_a_build_not_yet_ended_by_the_abort_is_reported_as_concourse_has_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(fly_task, "ABORT_SETTLE_SECONDS", 0)
+    _, err = timing_out(
+        tmp_path,
+        monkeypatch,
+        [
+            (0, builds_json("started"), ""),
+            (0, "build successfully aborted\n", ""),
+            (0, builds_json("started"), ""),
+        ],
+    )
+    assert err.kind == "timeout"
+    assert (err.details["build"]["aborted"], err.details["build"]["status"]) == (True, "started")
+    assert err.msg.endswith("; Concourse still reports it started (it ends once its steps stop)")
+
+
+@pytest.mark.parametrize(
+    "workers",
+    [(0, '[{"name": "w", "state": "running"}]', ""), (1, "", "error: forbidden\n")],
+    ids=["a worker is running", "workers cannot be listed"],
+)
+def test_a_pending_build_is_a_plain_timeout_unless_no_worker_is_seen_running(tmp_path, monkeypatch, workers):
+    module, err = timing_out(
+        tmp_path,
+        monkeypatch,
+        [
+            (0, builds_json("pending"), ""),
+            workers,
+            (0, "build successfully aborted\n", ""),
+            (0, builds_json("aborted"), ""),
+        ],
+    )
+    assert err.kind == "timeout"
+    assert err.msg == (
+        "build p/build #3 was still pending after the timeout of 5s and was aborted "
+        "(fly -t ci abort-build -j p/build -b 3)"
+    )
+    assert subcommands(module)[-4:] == ["builds", "workers", "abort-build", "builds"]

@@ -712,6 +712,61 @@ def test_builds_json_has_the_documented_fields():
     assert {"id", "team_name", "name", "status", "api_url", "job_name", "pipeline_name"} <= set(build)
 
 
+# What `fly workers --json` prints: atc.Worker's fields in its order (atc/worker.go at v8.2.5).
+WORKERS_JSON = """[
+  {
+    "addr": "10.0.0.7:7777",
+    "baggageclaim_url": "http://10.0.0.7:7788",
+    "active_containers": 3,
+    "active_volumes": 5,
+    "active_tasks": 0,
+    "resource_types": [],
+    "platform": "linux",
+    "tags": null,
+    "team": "",
+    "name": "lab-worker",
+    "version": "2.5",
+    "start_time": 1764990000,
+    "ephemeral": false,
+    "state": "stalled"
+  },
+  {
+    "addr": "",
+    "baggageclaim_url": "",
+    "active_containers": 0,
+    "active_volumes": 0,
+    "active_tasks": 0,
+    "resource_types": [],
+    "platform": "linux",
+    "tags": ["nested"],
+    "team": "main",
+    "name": "old-worker",
+    "version": "2.5",
+    "start_time": 1764980000,
+    "ephemeral": false,
+    "state": "landed"
+  }
+]
+"""
+
+
+def test_no_running_worker_names_every_worker_with_its_state_and_the_fix():
+    workers = fly_output.parse_workers(WORKERS_JSON)
+    assert fly_output.no_running_worker(workers) == (
+        "no running worker: lab-worker (stalled), old-worker (landed); "
+        "start a worker (or fix it) and run again"
+    )
+    assert fly_output.no_running_worker(fly_output.parse_workers("[]\n")) == (
+        "no running worker: none; start a worker (or fix it) and run again"
+    )
+    assert fly_output.no_running_worker([*workers, {"name": "w", "state": "running"}]) is None
+
+
+def test_workers_output_that_is_no_list_is_a_clear_error():
+    with pytest.raises(fly_output.FlyError, match=r"^fly workers --json did not print a list$"):
+        fly_output.parse_workers('{"name": "w"}')
+
+
 def test_unreachable_server_is_explained():
     kind, text = fly_output.explain(CAPTURED["unreachable"]["stderr"], "ci", "http://127.0.0.1:18200")
     assert kind == "unreachable"

@@ -174,7 +174,7 @@ def test_fly_pipeline_options_are_exactly_the_ones_the_issue_names():
     assert set(fly_pipeline.argument_spec()) == {
         "concourse_url", "target", "team", "username", "password", "ca_cert", "insecure", "pipeline",
         "config", "vars", "vars_files", "state", "paused", "exposed", "validate", "check_creds", "trigger",
-        "watch", "timeout", "executable",
+        "watch", "rerun", "timeout", "abort_on_timeout", "executable",
     }  # fmt: skip
 
 
@@ -201,7 +201,7 @@ def test_registry_check_return_values_describe_their_parts():
 
 def test_fly_pipeline_build_result_has_its_fields():
     build = yaml.safe_load(fly_pipeline.RETURN)["build"]["contains"]
-    assert {"id", "name", "status", "exit_code", "timed_out", "log_tail"} <= set(build)
+    assert {"id", "name", "status", "exit_code", "timed_out", "aborted", "log_tail"} <= set(build)
 
 
 def test_secret_values_of_a_vars_dict_are_chosen_by_name_at_any_depth():
