@@ -307,7 +307,7 @@ def test_missing_settings_are_named_before_anything_runs(tmp_path, concourse):
         env=double_env(concourse),
     )
     assert document["failed"] is True
-    assert "set pipeline_git_uri" in proc.stdout
+    assert "set pipeline_git_uri" in proc.stdout, proc.stdout[-3000:]
     assert not (concourse["state"] / "invocations.jsonl").exists()
 
 
