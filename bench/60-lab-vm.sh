@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: the VM lab (inventory/lab-vm). site.yml on a fresh VM lab (VM boot included), the
-# VM's boot to SSH and Docker as lab_vm measured it, the garden check's own seconds, site.yml
-# again (nothing to change), and removal. Under TCG this takes many minutes. Prints timings only.
+# VM's boot to SSH and Docker as lab_vm measured it, the garden check's own seconds, the lab's
+# Concourse start and each pipeline build (with NESTED_WARDEN_TOOLS_DIR), site.yml again
+# (nothing to change), and removal. Under TCG this takes many minutes. Prints timings only.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -26,6 +27,16 @@ checks = stages["nested_test"].get("outputs", {}).get("checks", {})
 for name in ("registry_pull", "garden"):
     if name in checks:
         print(f"nested check {name}: {checks[name].get('seconds', '?')} s ({'passed' if checks[name].get('passed') else 'not passed'})")
+web = stages["concourse"].get("outputs", {}).get("web") or {}
+if web:
+    # The concourse stage's time is mostly the lab's Concourse start: install, PostgreSQL, web, worker.
+    print(f"Concourse {web.get('version', '?')} up in the VM (concourse stage): {stages['concourse'].get('seconds', '?')} s")
+pipeline = stages["pipeline"].get("outputs", {})
+if pipeline.get("builds"):
+    print(f"pipeline stage (set, unpause, trigger and watch): {stages['pipeline'].get('seconds', '?')} s")
+    for build in pipeline["builds"]:
+        took = build["end_time"] - build["start_time"] if build.get("end_time") and build.get("start_time") else "?"
+        print(f"  build {build.get('job')} #{build.get('name')}: {build.get('status')} in {took} s")
 for name, stage in stages.items():
     print(f"stage {name}: {stage.get('seconds', '?')} s, {stage.get('status')}")
 PY

@@ -288,3 +288,34 @@ def test_age_is_said_in_minutes_hours_or_days():
     assert stage_result.describe_age("2026-12-01T12:00:00Z", now).endswith("5 days ago")
     assert stage_result.describe_age("2026-12-06T11:59:30Z", now).endswith("less than a minute ago")
     assert stage_result.describe_age(None) == "at an unknown time"
+
+
+class FakeWebNode(http.server.BaseHTTPRequestHandler):
+    """GET /api/v1/info as a Concourse web node answers it."""
+
+    def do_GET(self):
+        body = json.dumps({"version": "8.2.5", "worker_version": "2.5"}).encode()
+        self.send_response(200 if self.path == "/api/v1/info" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_recorded_concourse_web_node_is_used_while_it_answers_and_refused_after(tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeWebNode)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    web = {"url": f"http://127.0.0.1:{server.server_address[1]}", "version": "8.2.5"}
+    record(tmp_path, "concourse", {"status": "passed", "outputs": {"web": web, "deployment": {}}})
+    assert results("concourse", state_dir=str(tmp_path), output="web") == [web]
+    server.shutdown()
+    server.server_close()
+    with pytest.raises(
+        AnsibleLookupError, match=r"the Concourse web node http://127.0.0.1:\d+ does not answer"
+    ):
+        results("concourse", state_dir=str(tmp_path), output="web")
+    # A lab without a Concourse records {}: nothing to check.
+    record(tmp_path, "concourse", {"status": "passed", "outputs": {"web": {}, "deployment": {}}})
+    assert results("concourse", state_dir=str(tmp_path), output="web") == [{}]
