@@ -100,9 +100,9 @@ import datetime
 import json
 import os
 import re
-import urllib.request
 
 from ansible.errors import AnsibleLookupError
+from ansible.module_utils.urls import open_url
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 from ansible_collections.nested.warden.plugins.module_utils.inputs import (
@@ -350,7 +350,7 @@ def web_problem(web, timeout=5):
     """Why the Concourse web node at web["url"] does not answer GET /api/v1/info ("" when it does)."""
     url = web["url"].rstrip("/") + "/api/v1/info"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 (http(s) URL of a record)
+        with open_url(url, timeout=timeout) as answer:
             json.load(answer)
     except (OSError, ValueError) as error:
         return f"the Concourse web node {web['url']} does not answer ({error})"
