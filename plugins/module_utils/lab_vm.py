@@ -203,16 +203,8 @@ def forward_devices(forwards, ip="ip"):
     return devices
 
 
-def local_ports(params):
-    """The ports the VM listens on at 127.0.0.1: SSH's, then each host forward's, by option name."""
-    ports = {params["ssh_port"]: "ssh_port"}
-    for index, forward in enumerate(params["host_forwards"]):
-        ports.setdefault(forward["port"], f"host_forwards[{index}].port")
-    return ports
-
-
 def require_free_ports(params):
-    for port, option in local_ports(params).items():
+    for port, option in check_ports(params).items():
         if not port_free(port):
             raise LabVmError(
                 f"127.0.0.1:{port} ({option}) is in use by another program: give {option} a free port"
@@ -230,7 +222,8 @@ def port_free(port):
 
 
 def check_ports(params):
-    """The SSH port and the host forwards: valid, distinct, guest_port filled in."""
+    """The SSH port and the host forwards: valid, distinct, guest_port filled in. Returns the ports
+    the VM listens on at 127.0.0.1, each with the option that names it."""
     seen = {params["ssh_port"]: "ssh_port"}
     for index, forward in enumerate(params["host_forwards"]):
         where = f"host_forwards[{index}]"
@@ -247,6 +240,7 @@ def check_ports(params):
     ]:
         if not 1 <= port <= 65535:
             raise LabVmError(f"{option}={port}: give a TCP port (1-65535)")
+    return seen
 
 
 def check_resources(params, state_dir):
