@@ -111,11 +111,9 @@ from ansible_collections.nested.warden.plugins.module_utils.inputs import (
     nul_problem,
     option_type_problem,
 )
+from ansible_collections.nested.warden.plugins.module_utils.registry_api import RegistryError
 from ansible_collections.nested.warden.plugins.module_utils.registry_client import RegistryClient
-from ansible_collections.nested.warden.plugins.module_utils.registry_protocol import (
-    ConfigurationError,
-    RegistryError,
-)
+from ansible_collections.nested.warden.plugins.module_utils.registry_protocol import ConfigurationError
 
 KINDS = ("latest", "fixed")
 STAGE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

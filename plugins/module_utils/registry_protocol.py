@@ -1,29 +1,18 @@
-"""The Docker Registry HTTP API v2 as the registry client reads it: names, references and
-digests (distribution/reference), WWW-Authenticate challenges and Link headers, CA files, and
-network errors explained (RegistryError with one of ERROR_KINDS). No I/O but reading a CA file."""
+"""What the registry client checks before it asks: the registry URL, repository names,
+references and digests (distribution/reference), CA files; and network errors explained as
+RegistryErrors. The API itself (requests, authentication, challenges, links) is registry_api.
+No I/O but reading a CA file."""
 
 import ipaddress
-import json
 import re
 import socket
 import ssl
 import urllib.error
-from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from ansible_collections.nested.warden.plugins.module_utils.inputs import host_problem
 from ansible_collections.nested.warden.plugins.module_utils.listen_sockets import is_loopback
-
-ERROR_KINDS = ("refused", "timeout", "dns", "tls", "unauthorized", "not_found", "unexpected")
-# The manifest request must offer every current format: a registry answers 404 for a manifest
-# whose type the client did not accept (OCI images pushed by skopeo or buildah, for instance).
-MANIFEST_MEDIA_TYPES = (
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.oci.image.index.v1+json",
-)
-
+from ansible_collections.nested.warden.plugins.module_utils.registry_api import RegistryError
 
 # The grammar of the distribution reference package (distribution/reference): a name of at most
 # 255 characters (NameTotalLengthMax), tags of at most 128, digests ALGORITHM:HEX whose length the
@@ -34,105 +23,11 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 REPOSITORY_NAME = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
 TAG_NAME = re.compile(r"\w[\w.-]{0,127}", re.ASCII)
 DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}")
-CATALOG_SCOPE = "registry:catalog:*"
 USER_AGENT = "nested-warden-registry-check"
-EXCERPT_LENGTH = 200
-MAX_PAGES = 10000
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
-# RFC 7235 wants a token here; servers also send bare URLs, so take anything up to a comma.
-_BARE_VALUE = re.compile(r"[^\s,\"]+")
-_LINK = re.compile(r"<([^>]*)>([^,]*)")
-
-
-def config_digest(body):
-    """The config digest a single image's manifest names; None for a list or index, or a body
-    that is not such a manifest."""
-    try:
-        config = json.loads(body).get("config")
-    except (ValueError, AttributeError):
-        return None
-    digest = config.get("digest") if isinstance(config, dict) else None
-    return digest if isinstance(digest, str) and digest.startswith("sha256:") else None
-
-
-class RegistryError(Exception):
-    """A classified failure: kind is one of ERROR_KINDS."""
-
-    def __init__(self, kind, message, status=None):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.status = status
-
-    def as_dict(self):
-        return {"kind": self.kind, "message": self.message}
 
 
 class ConfigurationError(ValueError):
     """The options are wrong (not the registry): the module fails even when probing."""
-
-
-@dataclass
-class Challenge:
-    """One challenge of a WWW-Authenticate header: scheme (lower case) and its parameters."""
-
-    scheme: str
-    params: dict = field(default_factory=dict)
-
-
-def parse_challenges(header_values):
-    """Parse WWW-Authenticate values (RFC 7235) into Challenges.
-
-    One value may hold several challenges ('Basic realm="a", Bearer realm="b"') and quoted
-    values may hold commas (a Bearer scope such as "repository:app:pull,push").
-    """
-    challenges = []
-    for value in header_values:
-        position = 0
-        while position < len(value):
-            if value[position] in " \t,":
-                position += 1
-                continue
-            name = _TOKEN.match(value, position)
-            if not name:
-                position += 1  # not a token: skip it rather than give up on the rest
-                continue
-            position = name.end()
-            after_name = _skip_spaces(value, position)
-            is_parameter = after_name < len(value) and value[after_name] == "=" and challenges
-            if not is_parameter:
-                challenges.append(Challenge(name.group().lower()))
-                continue
-            position = _skip_spaces(value, after_name + 1)
-            quoted = _QUOTED.match(value, position)
-            if quoted:
-                parameter = re.sub(r"\\(.)", r"\1", quoted.group(1))
-                position = quoted.end()
-            else:
-                bare = _BARE_VALUE.match(value, position)
-                parameter = bare.group() if bare else ""
-                position = bare.end() if bare else position
-            challenges[-1].params[name.group().lower()] = parameter
-    return challenges
-
-
-def _skip_spaces(text, position):
-    while position < len(text) and text[position] in " \t":
-        position += 1
-    return position
-
-
-def next_link(header_value, current_url):
-    """The absolute URL of the Link header's rel="next" target, or None.
-
-    The registry sends it relative ('</v2/_catalog?last=b&n=1>; rel="next"').
-    """
-    for target, params in _LINK.findall(header_value or ""):
-        relations = re.search(r'rel\s*=\s*"?([^";]*)"?', params)
-        if relations and "next" in relations.group(1).lower().split():
-            return urljoin(current_url, target.strip())
-    return None
 
 
 def normalize_url(url):
@@ -236,21 +131,6 @@ def is_loopback_host(host):
         return False
 
 
-def body_excerpt(body):
-    """A short, single-line excerpt of a response body, preferring the registry's error codes."""
-    try:
-        errors = json.loads(body).get("errors") or []
-        described = "; ".join(f"{error.get('code')}: {error.get('message')}" for error in errors)
-        if described:
-            return described[:EXCERPT_LENGTH]
-    except (ValueError, AttributeError, TypeError):
-        pass
-    text = " ".join(body.decode("utf-8", "replace").split())
-    if not text:
-        return "(empty body)"
-    return text[:EXCERPT_LENGTH] + ("..." if len(text) > EXCERPT_LENGTH else "")
-
-
 def classify_network_error(error, url, timeout, ca_path=None, ca_option=None):
     """A RegistryError for an exception raised while connecting to or reading from url; ca_option
     names the option that gave the CA (default: ca_path, when ca_path is given)."""
@@ -314,27 +194,3 @@ def _refused_error(host, port, where):
         f"docker.registry.bind is set). Check on the registry host with {check}, "
         f"or `ss -ltn 'sport = :{port}'`.",
     )
-
-
-class Response:
-    def __init__(self, status, headers, body, url):
-        self.status = status
-        self.headers = headers
-        self.body = body
-        self.url = url
-
-    def header(self, name):
-        return self.headers.get(name) if self.headers is not None else None
-
-    def header_values(self, name):
-        return (self.headers.get_all(name) or []) if self.headers is not None else []
-
-    def json(self):
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            raise RegistryError(
-                "unexpected",
-                f"{self.url} answered HTTP {self.status} with a body that is not JSON: "
-                f"{body_excerpt(self.body)}",
-            ) from None

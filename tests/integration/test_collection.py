@@ -49,6 +49,7 @@ SHIPPED = [
     "plugins/modules/fly_pipeline.py",
     "plugins/modules/registry_check.py",
     "plugins/module_utils/cli_runner.py",
+    "plugins/module_utils/registry_api.py",
     "plugins/module_utils/registry_client.py",
     "plugins/module_utils/registry_protocol.py",
     "plugins/module_utils/secrets.py",

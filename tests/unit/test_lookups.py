@@ -1,6 +1,7 @@
 """The two lookups that read values from elsewhere: a BOSH vars store, and recorded stage results."""
 
 import datetime
+import hashlib
 import http.server
 import json
 import socket
@@ -169,6 +170,10 @@ def test_state_dir_comes_from_the_inventory_variable(tmp_path):
     assert results("lab", variables={"nested_warden_state_dir": str(tmp_path)})[0]["status"] == "passed"
 
 
+SERVED_MANIFEST = b'{"schemaVersion": 2}'
+SERVED_DIGEST = "sha256:" + hashlib.sha256(SERVED_MANIFEST).hexdigest()
+
+
 class FakeRegistry(http.server.BaseHTTPRequestHandler):
     """/v2/ asks for credentials; one manifest, warden:latest, with a known digest."""
 
@@ -179,10 +184,10 @@ class FakeRegistry(http.server.BaseHTTPRequestHandler):
             self.end_headers()
         elif self.path == "/v2/warden/manifests/latest" and self.headers.get("Authorization"):
             self.send_response(200)
-            self.send_header("Docker-Content-Digest", "sha256:" + "a" * 64)
+            self.send_header("Docker-Content-Digest", SERVED_DIGEST)
             self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
             self.end_headers()
-            self.wfile.write(b"{}")
+            self.wfile.write(SERVED_MANIFEST)
         elif self.path.startswith("/v2/") and not self.headers.get("Authorization"):
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="registry"')
@@ -256,7 +261,7 @@ def test_a_recorded_image_is_used_while_the_registry_serves_its_digest(tmp_path,
     record(
         tmp_path,
         "image_build",
-        {"status": "passed", "outputs": {"image": image, "digest": "sha256:" + "a" * 64}},
+        {"status": "passed", "outputs": {"image": image, "digest": SERVED_DIGEST}},
     )
     assert results(
         "image_build", state_dir=str(tmp_path), output="image", registry=registry, password="pw"
@@ -267,7 +272,7 @@ def test_a_recorded_image_is_used_while_the_registry_serves_its_digest(tmp_path,
     ("image", "digest", "message"),
     [
         ("warden:gone", "", "does not serve the image"),
-        ("warden:latest", "sha256:" + "b" * 64, "is now sha256:aaa"),
+        ("warden:latest", "sha256:" + "b" * 64, f"is now {SERVED_DIGEST}"),
         ("other-host:5000/warden:latest", "", "is not on the registry"),
     ],
 )

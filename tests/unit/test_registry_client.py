@@ -14,21 +14,23 @@ import urllib.error
 from email.message import Message
 
 import pytest
+from ansible_collections.nested.warden.plugins.module_utils.registry_api import (
+    MANIFEST_MEDIA_TYPES,
+    Challenge,
+    RegistryError,
+    Response,
+    body_excerpt,
+    next_link,
+    parse_challenges,
+)
 from ansible_collections.nested.warden.plugins.module_utils.registry_client import (
     RegistryClient,
     check_registry,
 )
 from ansible_collections.nested.warden.plugins.module_utils.registry_protocol import (
-    MANIFEST_MEDIA_TYPES,
-    Challenge,
     ConfigurationError,
-    RegistryError,
-    Response,
-    body_excerpt,
     classify_network_error,
-    next_link,
     normalize_url,
-    parse_challenges,
     validate_reference,
     validate_repository,
 )
@@ -277,9 +279,12 @@ class ScriptedClient(RegistryClient):
         self.answers = list(answers)
         self.sent = []
 
-    def _open(self, method, url, headers):
+    def _open(self, method, url, headers, sink=None):
         self.sent.append({"method": method, "url": url, "headers": dict(headers)})
         status, pairs, body = self.answers.pop(0)
+        if sink is not None and status == 200:  # as read_body streams an answer
+            sink(body)
+            body = b""
         return Response(status, message_headers(*pairs), body, url)
 
 
@@ -327,7 +332,8 @@ def test_token_request_asks_for_the_scope_the_challenge_names():
 
 
 def test_token_is_reused_for_the_same_scope():
-    head = (200, [("Docker-Content-Digest", "sha256:" + "1" * 64), ("Content-Length", "7")], b"")
+    body = b'{"schemaVersion": 2}'
+    head = (200, [("Docker-Content-Digest", "sha256:" + hashlib.sha256(body).hexdigest())], body)
     client = ScriptedClient(
         [challenge(BEARER), token("scoped"), head, head], username="warden", password=PASSWORD
     )
@@ -395,6 +401,32 @@ def test_basic_credentials_are_sent_up_front_once_the_registry_asked_for_them():
     assert client.sent[2]["headers"]["Authorization"] == basic("u", "p")
 
 
+def test_a_manifest_that_is_not_what_the_registry_says_is_refused():
+    changed = b'{"schemaVersion": 2, "layers": []}'
+    client = ScriptedClient([(200, [("Docker-Content-Digest", "sha256:" + "2" * 64)], changed)])
+    with pytest.raises(
+        RegistryError, match=r"arrived as sha256:[0-9a-f]{64}, the registry says sha256:2{64}"
+    ) as raised:
+        client.manifest("app", "1.0")
+    assert raised.value.kind == "unexpected"
+
+
+def test_a_blob_streams_to_its_sink_after_the_token_flow_and_its_digest_is_checked():
+    layer = b"layer bytes " * 1000
+    digest = "sha256:" + hashlib.sha256(layer).hexdigest()
+    chunks = []
+    client = ScriptedClient(
+        [challenge(BEARER), token("blob"), ok(layer)], username="warden", password=PASSWORD
+    )
+    client.blob("app", digest, chunks.append)
+    assert b"".join(chunks) == layer
+    assert client.sent[2]["url"] == f"https://registry.test:5000/v2/app/blobs/{digest}"
+    assert client.sent[2]["headers"]["Authorization"] == "Bearer blob"
+    wrong = ScriptedClient([ok(b"other bytes")])
+    with pytest.raises(RegistryError, match=f"blob {digest} of 'app' arrived as sha256:"):
+        wrong.blob("app", digest, chunks.append)
+
+
 def test_unknown_authentication_scheme_is_unauthorized_and_named():
     client = ScriptedClient([challenge("Negotiate")], username="u", password="p")
     with pytest.raises(RegistryError, match="Negotiate") as raised:
@@ -403,8 +435,8 @@ def test_unknown_authentication_scheme_is_unauthorized_and_named():
 
 
 def test_manifest_get_offers_docker_and_oci_manifest_and_index_types():
-    digest = "sha256:" + "2" * 64
     index = b'{"schemaVersion": 2, "manifests": [{"digest": "sha256:' + b"3" * 64 + b'"}]}'
+    digest = "sha256:" + hashlib.sha256(index).hexdigest()
     client = ScriptedClient(
         [(200, [("Docker-Content-Digest", digest), ("Content-Type", MANIFEST_MEDIA_TYPES[3])], index)]
     )

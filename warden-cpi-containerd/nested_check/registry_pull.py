@@ -1,6 +1,8 @@
-"""nested-check pull: an image from the registry into the nested containerd (credentials from a file)."""
+"""nested-check pull: an image from the registry into the nested containerd (credentials from a
+file). The requests and their authentication are registry_api's, the collection's modules' own;
+this file sends them with urllib and writes what arrives into an archive containerd imports."""
 
-import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -12,26 +14,53 @@ import urllib.request
 
 from nested_check.archives import write_oci_archive
 from nested_check.common import ctr
-from nested_check.registry_auth import RegistryAuth
+from nested_check.registry_api import RegistryApi, RegistryError, Response, read_body
 
-MANIFEST_TYPES = ", ".join(
-    [
-        "application/vnd.docker.distribution.manifest.v2+json",
-        "application/vnd.oci.image.manifest.v1+json",
-    ]
-)
+USER_AGENT = "nested-check"
 
 
-def fetch_blob(base, digest, session, directory):
-    """Stream one blob to a file, checking that it is what its digest says."""
+class ImageRegistry(RegistryApi):
+    """registry_api's requests sent with urllib (the image has no Ansible)."""
+
+    def __init__(self, base_url, auth, context=None, timeout=120):
+        super().__init__(base_url, auth.get("username") or None, auth.get("password") or None)
+        self.context = context
+        self.timeout = timeout
+
+    def _open(self, method, url, headers, sink=None):
+        if not url.startswith(("http://", "https://")):
+            raise RegistryError("unexpected", f"not an HTTP URL: {url}")
+        request = urllib.request.Request(url, method=method)  # noqa: S310 (scheme checked)
+        request.add_header("User-Agent", USER_AGENT)
+        for name, value in headers.items():
+            # Credentials stay with the registry: a blob redirected to storage elsewhere gets none.
+            add = request.add_unredirected_header if name == "Authorization" else request.add_header
+            add(name, value)
+        context = self.context if url.startswith("https://") else None
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=context) as answer:  # noqa: S310
+                return Response(answer.status, answer.headers, read_body(answer, sink), url)
+        except urllib.error.HTTPError as error:
+            with error:
+                return Response(error.code, error.headers, error.read(64 * 1024), url)
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+            reason = getattr(error, "reason", error)
+            raise RegistryError(network_error_kind(reason), f"cannot talk to {url}: {reason}") from None
+
+
+def network_error_kind(reason):
+    if isinstance(reason, ssl.SSLError):
+        return "tls"
+    if isinstance(reason, ConnectionRefusedError):
+        return "refused"
+    return "timeout" if isinstance(reason, TimeoutError) else "unexpected"
+
+
+def save_blob(registry, repository, digest, directory):
+    """The blob in a file of directory (streamed; registry_api checks its digest)."""
     path = os.path.join(directory, digest.replace(":", "-"))
-    hashed = hashlib.sha256()
-    with session.open(f"{base}/blobs/{digest}", timeout=120) as response, open(path, "wb") as out:
-        for chunk in iter(lambda: response.read(1 << 20), b""):
-            hashed.update(chunk)
-            out.write(chunk)
-    if f"sha256:{hashed.hexdigest()}" != digest:
-        raise ValueError(f"blob {digest} arrived as sha256:{hashed.hexdigest()}")
+    with open(path, "wb") as out:
+        registry.blob(repository, digest, out.write)
     return path
 
 
@@ -39,8 +68,8 @@ def pull(args):
     started = time.monotonic()
     with open(args.auth_file, encoding="utf-8") as auth_file:
         auth = json.load(auth_file)
-    base = f"{args.scheme}://{args.registry}/v2/{args.repository}"
     work = tempfile.mkdtemp(prefix="nested-check-pull-", dir=args.work_dir)
+    registry = None
     try:
         # The auth file may carry the registry's CA too (one file given to the container).
         context = (
@@ -48,24 +77,27 @@ def pull(args):
             if args.scheme == "https"
             else None
         )
-        session = RegistryAuth(auth, context)
-        with session.open(f"{base}/manifests/{args.tag}", MANIFEST_TYPES) as response:
-            body, headers = response.read(), response.headers
-        manifest = json.loads(body)
-        arrived = "sha256:" + hashlib.sha256(body).hexdigest()
-        digest = headers.get("Docker-Content-Digest") or arrived
-        if arrived != digest:
-            raise ValueError(f"manifest arrived as {arrived}, the registry says {digest}")
-        descriptors = [manifest["config"], *manifest["layers"]]
+        registry = ImageRegistry(f"{args.scheme}://{args.registry}", auth, context)
+        response, digest = registry.manifest_response(args.repository, args.tag)
+        manifest = json.loads(response.body)
+        if "config" not in manifest or "layers" not in manifest:
+            raise ValueError(
+                f"{args.repository}:{args.tag} is a manifest list or index "
+                f"({response.header('Content-Type')}); push a single-platform image (as docker push does)"
+            )
         code, out, _err = ctr("content", "list", "--quiet")
         present = set(out.split()) if code == 0 else set()
-        blobs = {d["digest"]: fetch_blob(base, d["digest"], session, work) for d in descriptors}
+        layers = manifest["layers"]
+        blobs = {
+            d["digest"]: save_blob(registry, args.repository, d["digest"], work)
+            for d in [manifest["config"], *layers]
+        }
         ref = f"{args.registry}/{args.repository}:{args.tag}"
         archive = os.path.join(work, "image.tar")
         descriptor = {
-            "mediaType": manifest.get("mediaType") or headers.get("Content-Type", "").split(";")[0],
+            "mediaType": manifest.get("mediaType") or (response.header("Content-Type") or "").split(";")[0],
             "digest": digest,
-            "size": len(body),
+            "size": len(response.body),
             "annotations": {"io.containerd.image.name": ref},
         }
         with open(blobs[manifest["config"]["digest"]], "rb") as config:
@@ -74,13 +106,12 @@ def pull(args):
             }
         if platform:
             descriptor["platform"] = platform
-        write_oci_archive(archive, body, descriptor, blobs)
-        size = sum(os.path.getsize(blobs[layer["digest"]]) for layer in manifest["layers"])
-        layers = manifest["layers"]
+        write_oci_archive(archive, response.body, descriptor, blobs)
+        size = sum(os.path.getsize(blobs[layer["digest"]]) for layer in layers)
         code, out, err = ctr("images", "import", "--snapshotter", args.snapshotter, archive, timeout=600)
-    except urllib.error.HTTPError as error:
-        return {"check": "pull", "passed": False, "error": f"registry answered {error.code} {error.reason}"}
-    except (urllib.error.URLError, OSError, KeyError, ValueError, ssl.SSLError) as error:
+    except RegistryError as error:
+        return {"check": "pull", "passed": False, "error": error.message}
+    except (OSError, KeyError, ValueError, ssl.SSLError) as error:
         return {"check": "pull", "passed": False, "error": f"cannot pull: {error}"}
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -89,7 +120,7 @@ def pull(args):
         "passed": code == 0,
         "ref": ref,
         "digest": digest,
-        "auth": session.scheme,
+        "auth": registry.auth,
         "layers": len(layers),
         # Layers an earlier run left in a kept root (a layer cache): fetched and verified again,
         # not unpacked again.

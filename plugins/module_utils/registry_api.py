@@ -1,0 +1,1 @@
+../../warden-cpi-containerd/nested_check/registry_api.py
