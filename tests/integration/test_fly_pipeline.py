@@ -1036,6 +1036,113 @@ def test_double_abort_build_and_workers_follow_fly(tmp_path):
     assert (workers[0]["addr"], workers[1]["addr"]) == ("", "127.0.0.1:7777")  # a landed worker has none
 
 
+# Recorded from the real fly 8.2.5 against the real Concourse 8.2.5 in the VM lab (probe pipeline:
+# one job whose only input never has a version, so its build stays pending until aborted); see
+# tests/fixtures/fly/real-concourse/README.md.
+REAL_CONCOURSE = PROJECT / "tests" / "fixtures" / "fly" / "real-concourse"
+REAL_FAILURES = json.loads((REAL_CONCOURSE / "failure-paths.json").read_text())
+REAL_RESULTS = json.loads((REAL_CONCOURSE / "fly-pipeline-results.json").read_text())
+PROBE_PIPELINE = (
+    "jobs:\n- name: waits\n  plan:\n  - task: t\n"
+    "    config: {platform: linux, rootfs_uri: raw:///x, run: {path: x}}\n"
+)
+
+
+@pytest.fixture
+def probe_concourse(tmp_path):
+    """The double as the real Concourse was: its URL, user admin, pipeline probe with job waits
+    and build 1 ended (aborted), logged in as target probe."""
+    state, home = tmp_path / "state", tmp_path / "home"
+    (state / "jobs" / "probe").mkdir(parents=True)
+    home.mkdir()
+    (state / "server.yml").write_text("url: http://127.0.0.1:8078\nusers: {admin: good}\n")
+    (state / "tokens.json").write_text('{"tok": "admin"}')
+    (home / ".flyrc").write_text(
+        "targets:\n  probe:\n    api: http://127.0.0.1:8078\n    team: main\n"
+        "    token: {type: bearer, value: tok}\n"
+    )
+    (tmp_path / "probe.yml").write_text(PROBE_PIPELINE)
+    for argv in (
+        ["set-pipeline", "-n", "-p", "probe", "-c", str(tmp_path / "probe.yml")],
+        ["unpause-pipeline", "-p", "probe"],
+    ):
+        assert double(state, home, "-t", "probe", *argv).returncode == 0
+    (state / "jobs" / "probe" / "waits.yml").write_text("status: aborted\n")
+    assert double(state, home, "-t", "probe", "trigger-job", "-j", "probe/waits").returncode == 0
+    return state, home
+
+
+@pytest.mark.parametrize("name", ["abort_build_ended", "abort_build_missing", "login_wrong_password"])
+def test_double_failure_paths_print_what_the_real_concourse_printed(probe_concourse, name):
+    state, home = probe_concourse
+    real = REAL_FAILURES[name]
+    proc = double(state, home, *real["argv"])
+    assert (proc.returncode, proc.stdout, proc.stderr) == (real["rc"], real["stdout"], real["stderr"])
+
+
+def test_double_watch_of_a_build_aborted_meanwhile_prints_what_the_real_fly_printed(probe_concourse):
+    state, home = probe_concourse
+    real = REAL_FAILURES["trigger_job_watch_aborted"]
+    # Pending, as the real one was (its input never had a version): here, no running worker.
+    (state / "server.yml").write_text("url: http://127.0.0.1:8078\nusers: {admin: good}\nworkers: []\n")
+    (state / "jobs" / "probe" / "waits.yml").write_text("hold: true\n")
+    watch = subprocess.Popen(
+        [sys.executable, str(DOUBLE), *real["argv"]],
+        env={**os.environ, "FLY_DOUBLE_STATE": str(state), "FLY_HOME": str(home)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert watch.stdout.readline() == "started probe/waits #2\n"
+        assert (
+            double(state, home, "-t", "probe", "abort-build", "-j", "probe/waits", "-b", "2").returncode == 0
+        )
+        watch.wait(timeout=60)
+        rest, stderr = watch.stdout.read(), watch.stderr.read()  # after readline's buffer, not beside it
+    finally:
+        watch.kill()
+    # The real build was #4 (three had run before it); the rest is fly's, byte for byte.
+    assert ("started probe/waits #2\n" + rest, stderr, watch.returncode) == (
+        real["stdout"].replace("#4", "#2"),
+        real["stderr"],
+        real["rc"],
+    )
+    # The aborted build as `builds --json` shows it: the real one had never started (no start_time).
+    listed = double(state, home, "-t", "probe", "builds", "-j", "probe/waits", "--json", "-c", "1")
+    (real_build,) = json.loads((REAL_CONCOURSE / "builds-aborted.json").read_text())
+    (double_build,) = json.loads(listed.stdout)
+    assert (sorted(double_build), double_build["status"]) == (sorted(real_build), "aborted")
+
+
+def test_the_real_stalled_worker_makes_the_module_report_what_it_reported_against_the_real_concourse(world):
+    """fly_pipeline against the double holding the real `workers --json` of a stopped worker says
+    what it said against the real Concourse (there: job probe/waits, build #2, timeout 45s)."""
+    real = REAL_RESULTS["timeout_stalled_worker"]
+    world.play(world.args())
+    world.server({"workers": json.loads((REAL_CONCOURSE / "workers-stalled.json").read_text())})
+    result, _ = world.play(world.trigger_args("build", watch=True, timeout=2))
+    expected = (
+        real["msg"].replace("probe/waits", f"{PIPELINE}/build").replace("-t probe", "-t ci")
+        .replace("#2", "#1").replace("-b 2", "-b 1").replace("45s", "2s")
+    )  # fmt: skip
+    assert (result["error_kind"], result["msg"]) == (real["error_kind"], expected)
+    assert set(result["build"]) == set(real["build"])
+    assert {k: result["build"][k] for k in ("status", "aborted", "timed_out")} == {
+        k: real["build"][k] for k in ("status", "aborted", "timed_out")
+    }
+
+
+def test_a_wrong_password_reads_as_it_did_against_the_real_concourse(world):
+    real = REAL_RESULTS["wrong_password"]
+    result, _ = world.play(world.trigger_args("build", password="Wr0ng-pass"))
+    assert (result["error_kind"], result["msg"]) == (
+        real["error_kind"],
+        real["msg"].replace("http://127.0.0.1:8078", world.url),
+    )
+
+
 @pytest.mark.parametrize("check", [False, True])
 def test_without_rerun_a_job_whose_latest_build_succeeded_is_reported_not_built_again(world, check):
     world.play(world.args())
@@ -1064,9 +1171,6 @@ def test_without_rerun_a_job_whose_latest_build_failed_is_built_again(world):
     assert result["changed"] is True
     assert (result["build"]["name"], result["build"]["status"]) == ("2", "succeeded")
     assert "reused" not in result["build"]
-
-
-REAL_CONCOURSE = PROJECT / "tests" / "fixtures" / "fly" / "real-concourse"
 
 
 def test_the_double_s_builds_and_pipelines_have_the_fields_the_real_concourse_printed(world):
