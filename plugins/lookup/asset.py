@@ -39,7 +39,9 @@ EXAMPLES = r"""
 
 - name: Every ops file of the registry fix, as a list
   ansible.builtin.debug:
-    msg: "{{ query('nested.warden.asset', 'ops-files/docker-registry.yml', 'ops-files/docker-registry-open.yml') }}"
+    msg: >-
+      {{ query('nested.warden.asset', 'ops-files/docker-registry.yml',
+               'ops-files/docker-registry-open.yml') }}
 """
 
 RETURN = r"""

@@ -330,7 +330,12 @@ def test_asset_paths_are_inside_the_collection_wherever_the_playbook_is():
     root = Path(asset.COLLECTION_ROOT)
     assert (root / "galaxy.yml").is_file()
     found = plugin(asset, "asset").run(
-        ["manifests/concourse-lab.yml", "ops-files/seed/docker-registry-seed.yml", "releases/docker-registry", "."],
+        [
+            "manifests/concourse-lab.yml",
+            "ops-files/seed/docker-registry-seed.yml",
+            "releases/docker-registry",
+            ".",
+        ],
         variables={"playbook_dir": "/somewhere/else"},
     )
     assert found == [
