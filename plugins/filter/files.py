@@ -9,6 +9,7 @@ import hashlib
 import os
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.nested.warden.plugins.module_utils.collection_root import COLLECTION_ROOT
 
 
 def _files(path, exclude):
@@ -43,10 +44,6 @@ def files_digest(paths, exclude=("*.pyc",), relative_to=None):
                 raise AnsibleFilterError(f"files_digest: cannot read {name}: {err.strerror}") from None
             digest.update(b"\0")
     return digest.hexdigest()
-
-
-# The collection's root, wherever it is installed (this file is plugins/filter/files.py).
-COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def collection_files_digest(paths, exclude=("*.pyc",)):

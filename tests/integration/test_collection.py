@@ -6,7 +6,9 @@ tarball into a collections path holding only the dependencies galaxy.yml declare
 playbook in a directory outside this checkout, with only that path and no ansible.cfg of the
 project, runs the installed modules: registry_check against a real distribution registry on
 127.0.0.1 (through the action group registry in module_defaults) and bosh_deploy rendering a
-manifest with a generated password; and runs an installed role (report) by its FQCN.
+manifest with a generated password; and runs an installed role (report) by its FQCN. Then the
+whole flow from the installed collection (ansible-playbook nested.warden.site) in a project that
+holds only a copy of inventory/lab, against the real container lab, which it removes afterwards.
 """
 
 import json
@@ -16,10 +18,12 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
 import yaml
+from module_helpers import docker, engine_answers
 from registry_fixtures import Registry, Skopeo, missing_tools, write_htpasswd
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -136,6 +140,11 @@ def test_the_tarball_holds_the_collection_and_none_of_the_project_state(tarball)
     assert [name for name in SHIPPED if name not in names] == []
     assert [name for name in names if NEVER_SHIPPED.search(name)] == []
     assert any(name.startswith("plugins/module_utils/bosh_manifest") for name in names)
+    # The image context's binary directories ship empty (the Dockerfile copies them), never with
+    # Garden or the CPI in them.
+    for binaries in ("warden-cpi-containerd/garden-bin", "warden-cpi-containerd/cpi-bin"):
+        assert binaries in names
+        assert [name for name in names if name.startswith(binaries + "/")] == []
     info = manifest["collection_info"]
     assert (info["namespace"], info["name"], info["version"]) == ("nested", "warden", GALAXY["version"])
 
@@ -281,3 +290,142 @@ def test_an_installed_role_runs_from_a_playbook_outside_the_project(collections_
     assert f"- digest: {digest}" in summary
     assert "the registry listens on 127.0.0.1:5000 only" in summary
     assert json.loads((workdir / "reports" / "summary.json").read_text())["overall"] == "passed"
+
+
+# -- the whole flow from the installed collection ------------------------------------------------
+# The container lab as inventory/lab describes it (its network, its label, the images
+# scripts/bootstrap builds), and the stages site.yml runs, in order.
+LAB_NETWORK = "nested-warden-lab"
+LAB_LABEL = f"nested-warden.lab={LAB_NETWORK}"
+LAB_IMAGES = ["nested-warden/lab-host:bookworm", "nested-warden/debian-base:bookworm"]
+STAGES = ["lab", "concourse", "registry_fix", "image_build", "pipeline", "nested_test"]
+# Another project's own ansible.cfg: its inventory, the collections path it installed into, and
+# nothing of this checkout (no roles_path: the roles come from the collection).
+PROJECT_CFG = """\
+[defaults]
+inventory = inventory/lab
+collections_path = {collections_path}
+collections_scan_sys_path = false
+interpreter_python = auto_silent
+retry_files_enabled = false
+forks = 10
+
+[connection]
+pipelining = true
+"""
+# What playbooks/lab-down.yml does, from the installed collection (a collection playbook's name
+# must be an identifier, so lab-down cannot be run as nested.warden.lab-down).
+LAB_DOWN = [
+    {
+        "name": "Remove the lab",
+        "hosts": "docker_host",
+        "gather_facts": False,
+        "roles": [{"role": "nested.warden.lab", "vars": {"lab_state": "absent"}}],
+    }
+]
+
+
+def lab_objects():
+    """The containers, volumes and networks labelled as the lab's."""
+    found = []
+    for kind, extra in (("container", ["-a"]), ("volume", []), ("network", [])):
+        listed = docker(kind, "ls", *extra, "-q", "--filter", f"label={LAB_LABEL}")
+        found += [f"{kind} {name}" for name in listed.stdout.split()]
+    return found
+
+
+def checkout_paths(text):
+    """Paths into this checkout named in text (its venv aside: the test runs Ansible from it)."""
+    return sorted(set(re.findall(re.escape(str(PROJECT)) + r"/(?!\.venv/)[^\s'\",]*", text)))
+
+
+@pytest.fixture
+def lab_project(collections_path, tmp_path):
+    """A project outside this checkout with a copy of inventory/lab and its own ansible.cfg; the lab
+    it brings up is removed afterwards, whatever the test's outcome."""
+    if not engine_answers():
+        pytest.skip("no Docker engine answers (make test starts one)")
+    missing = [image for image in LAB_IMAGES if docker("image", "inspect", image, check=False).returncode]
+    if missing:
+        pytest.skip(f"the lab images are not built: {missing} (run scripts/bootstrap images)")
+    if lab_objects():
+        pytest.skip(
+            f"a lab is up ({', '.join(lab_objects())}): this test brings up its own and removes it; "
+            "run make lab-down first"
+        )
+    project = tmp_path / "another-project"
+    shutil.copytree(PROJECT / "inventory" / "lab", project / "inventory" / "lab", symlinks=True)
+    (project / "ansible.cfg").write_text(PROJECT_CFG.format(collections_path=collections_path))
+    (project / "lab-down.yml").write_text(yaml.safe_dump(LAB_DOWN, sort_keys=False))
+    env = clean_environment()  # no ANSIBLE_CONFIG: the project's ansible.cfg in its directory
+    assert PROJECT not in project.parents
+    try:
+        yield project, env
+    finally:
+        subprocess.run(
+            [str(VENV_BIN / "ansible-playbook"), "lab-down.yml"],
+            cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert lab_objects() == []
+
+
+def test_the_installed_collection_runs_the_whole_flow_from_another_project(lab_project, collections_path):
+    """ansible-playbook nested.warden.site in a project holding only a copy of inventory/lab: every
+    stage's role runs from the installed collection on the container lab (the seed's loopback
+    registry reproduced and fixed, the image built, pushed and tested nested); the state and the
+    report are the project's, and the shipped files are the installed collection's."""
+    project, env = lab_project
+    installed = collections_path / "ansible_collections" / "nested" / "warden"
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "nested.warden.site"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=1200, check=False,
+    )  # fmt: skip
+    seconds = time.monotonic() - started
+    report = project / "reports" / "summary.json"
+    failed = [
+        (stage["stage"], stage.get("reason"))
+        for stage in (json.loads(report.read_text())["stages"] if report.is_file() else [])
+        if stage["status"] == "failed"
+    ]
+    assert done.returncode == 0, (
+        f"after {seconds:.0f} s, failed: {failed}\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
+    )
+
+    summary = json.loads(report.read_text())
+    stages = {stage["stage"]: stage for stage in summary["stages"]}
+    assert summary["overall"] == "passed", summary
+    assert [stage for stage in STAGES if stage not in stages] == []
+    assert {name: stages[name]["status"] for name in STAGES} == {
+        "lab": "passed",
+        "concourse": "passed",
+        "registry_fix": "fixed",  # the seed's ops file: the registry on 127.0.0.1:5000 only
+        "image_build": "passed",
+        "pipeline": "skipped",  # the container lab runs no Concourse
+        "nested_test": "passed",
+    }
+    assert "Concourse" in stages["pipeline"]["reason"]
+    assert [cause["cause"] for cause in summary["root_causes"] if "127.0.0.1:5000 only" in cause["cause"]]
+
+    results = project / ".state" / "lab" / "results"
+    recorded = {stage: json.loads((results / f"{stage}.json").read_text()) for stage in STAGES}
+    endpoint = recorded["registry_fix"]["outputs"]["endpoint"]
+    assert (endpoint["url"], endpoint["authenticated"]) == ("https://172.30.77.10:5000", True)
+    image = recorded["image_build"]["outputs"]
+    assert image["image"] == "172.30.77.10:5000/warden-cpi-containerd:latest"
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", image["digest"])
+    assert stages["image_build"]["outputs"]["digest"] == image["digest"]
+    assert recorded["nested_test"]["outputs"]["checks"]["registry_run"]["passed"]
+    summary_md = (project / "reports" / "summary.md").read_text()
+    assert "- registry URL: https://172.30.77.10:5000" in summary_md
+    assert f"- digest: {image['digest']}" in summary_md
+
+    # The shipped files came from the installed collection, the state went to the project, and
+    # nothing names this checkout.
+    assert f"included: {installed}/playbooks/tasks/stage.yml" in done.stdout
+    ops_files = yaml.safe_load((project / ".state" / "lab" / "concourse-ops-files.yml").read_text())
+    assert ops_files == {"ops_files": ["ops-files/docker-registry.yml"]}  # relative to the collection
+    assert all((installed / path).is_file() for path in recorded["concourse"]["outputs"]["ops_files"])
+    written = [done.stdout, summary_md, json.dumps(summary), *map(json.dumps, recorded.values())]
+    assert checkout_paths("\n".join(written)) == []
+    print(f"the whole flow from the installed collection: {seconds:.1f} s")

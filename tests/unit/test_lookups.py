@@ -1,4 +1,5 @@
-"""The two lookups that read values from elsewhere: a BOSH vars store, and recorded stage results."""
+"""The lookups: values read from elsewhere (a BOSH vars store, recorded stage results), and the
+paths of what the collection ships (asset)."""
 
 import datetime
 import hashlib
@@ -6,12 +7,13 @@ import http.server
 import json
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 import yaml
 from ansible import constants
 from ansible.errors import AnsibleLookupError
-from ansible_collections.nested.warden.plugins.lookup import stage_result, vars_store
+from ansible_collections.nested.warden.plugins.lookup import asset, stage_result, vars_store
 
 
 def plugin(module, name):
@@ -324,3 +326,49 @@ def test_a_recorded_concourse_web_node_is_used_while_it_answers_and_refused_afte
     # A lab without a Concourse records {}: nothing to check.
     record(tmp_path, "concourse", {"status": "passed", "outputs": {"web": {}, "deployment": {}}})
     assert results("concourse", state_dir=str(tmp_path), output="web") == [{}]
+
+
+# asset: what the roles' defaults find through the collection, not through the playbook's directory
+
+
+def test_asset_paths_are_inside_the_collection_wherever_the_playbook_is():
+    root = Path(asset.COLLECTION_ROOT)
+    assert (root / "galaxy.yml").is_file()
+    found = plugin(asset, "asset").run(
+        [
+            "manifests/concourse-lab.yml",
+            "ops-files/seed/docker-registry-seed.yml",
+            "releases/docker-registry",
+            ".",
+        ],
+        variables={"playbook_dir": "/somewhere/else"},
+    )
+    assert found == [
+        str(root / "manifests" / "concourse-lab.yml"),
+        str(root / "ops-files" / "seed" / "docker-registry-seed.yml"),
+        str(root / "releases" / "docker-registry"),
+        str(root),
+    ]
+
+
+def test_asset_root_is_the_checkout_itself_through_the_collections_path_link():
+    """The link .cache/collections/ansible_collections/nested/warden is resolved: the paths are the
+    checkout's, so the ops files recorded relative to the root read the same as before."""
+    assert Path(asset.COLLECTION_ROOT) == Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("term", "words"),
+    [
+        ("manifests/nothing.yml", r"ships no manifests/nothing.yml \(looked for .*/manifests/nothing.yml\)"),
+        ("/etc/passwd", r"asset /etc/passwd is absolute"),
+        ("../outside", r"asset ../outside leaves the collection's root"),
+        ("ops-files/../../x", r"leaves the collection's root"),
+        ("", r"is not a path"),
+        ("a\0b", r"is not a path"),
+    ],
+    ids=["missing", "absolute", "parent", "escape", "empty", "nul"],
+)
+def test_asset_refuses_what_the_collection_does_not_ship(term, words):
+    with pytest.raises(AnsibleLookupError, match=words):
+        plugin(asset, "asset").run([term], variables={})
