@@ -8,6 +8,7 @@ image."""
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from ansible.errors import AnsibleFilterError
 
@@ -140,6 +141,40 @@ def manifest_names_image(manifest, image, name):
     return f"{name}@{manifest.get('digest')}" in (image.get("RepoDigests") or [])
 
 
+# What a registry client prints when it cannot reach the registry at all (Go's net/http, the
+# registry-image resource and docker alike).
+UNREACHABLE = re.compile(r"EOF|connection refused|no route to host|i/o timeout|connection reset")
+
+
+def worker_push_failure(log_lines, host_port, deployment=None):
+    """Why a build could not reach the registry at host_port, from the last lines of its log: ''
+    when no line names host_port with a network error; with the concourse stage's deployment
+    (registry_deployment), whether the registry job listens on loopback with no proxy job."""
+    lines = [str(line) for line in log_lines or [] if host_port and host_port in str(line)]
+    failed = [line.strip() for line in lines if UNREACHABLE.search(line)]
+    if not failed:
+        return ""
+    cause = f"the worker could not reach the registry at {host_port} ({failed[-1]})"
+    registry = (deployment or {}).get("registry") or {}
+    bind = str(registry.get("bind", ""))
+    if _is_loopback(bind) and not (deployment or {}).get("proxy"):
+        cause += (
+            f": the registry job listens on {bind}:{registry.get('port')} only (loopback) and no proxy "
+            "job serves the port, so nothing on the network of the workers answers; run registry_fix "
+            "(site.yml does, before this stage)"
+        )
+    return cause
+
+
+def _is_loopback(address):
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -148,4 +183,5 @@ class FilterModule:
             "registry_diagnosis": registry_diagnosis,
             "insecure_registry_allowed": insecure_registry_allowed,
             "manifest_names_image": manifest_names_image,
+            "worker_push_failure": worker_push_failure,
         }

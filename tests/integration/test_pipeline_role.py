@@ -256,6 +256,26 @@ def test_failed_build_fails_the_stage_with_the_builds_last_lines(tmp_path, conco
     assert [b["job"] for b in result["outputs"]["builds"]] == [BUILD]  # the deploy job was not triggered
 
 
+# The put's error as the real registry-image resource logged it on the real Concourse in the VM lab
+# (seed's deployment), with this test's registry address.
+SEED_PUT_ERROR = (
+    'ERRO[0007] failed to set repo/auth options: initialize transport: Get "https://10.0.0.5:5000/v2/": EOF'
+)
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1", "0.0.0.0"])
+def test_a_push_the_worker_could_not_make_names_the_registry_and_a_loopback_bind(tmp_path, concourse, bind):
+    script(concourse, BUILD, status="errored", log=f"selected worker: worker-0\n{SEED_PUT_ERROR}\n")
+    deployment = {"registry": {"bind": bind, "port": 5000}, "proxy": None}
+    settings = role_vars(concourse, pipeline_trigger_jobs=[BUILD], pipeline_registry_deployment=deployment)
+    document, _ = run_role(tmp_path, settings, path_dirs=[DOUBLE.parent], env=double_env(concourse))
+    result = document["result"]
+    assert document["failed"] is True
+    assert f"the worker could not reach the registry at 10.0.0.5:5000 ({SEED_PUT_ERROR})" in result["reason"]
+    loopback = "the registry job listens on 127.0.0.1:5000 only (loopback) and no proxy job serves the port"
+    assert (loopback in result["reason"]) is (bind == "127.0.0.1")
+
+
 def test_check_mode_sets_nothing(tmp_path, concourse):
     document, _ = run_role(
         tmp_path, role_vars(concourse, pipeline_trigger_jobs=[BUILD]),

@@ -8,6 +8,7 @@ from ansible_collections.nested.warden.plugins.filter.registry import (
     registry_deployment,
     registry_diagnosis,
     registry_endpoint,
+    worker_push_failure,
 )
 
 
@@ -135,3 +136,55 @@ def test_a_manifest_names_the_image_by_id_or_recorded_push(manifest, names):
 
 def test_no_image_is_named_by_any_manifest():
     assert manifest_names_image({"config_digest": None, "digest": None}, {}, "reg:5000/app") is False
+
+
+# The line the registry-image resource's put from the worker logged on the real Concourse 8.2.5 in
+# the VM lab against the seed's deployment (registry job bound to 127.0.0.1, no proxy job), between
+# two lines of the kind a build log has around it.
+REAL_PUT_FAILURE = [
+    "selected worker: worker-vm-0",
+    "ERRO[0007] failed to set repo/auth options: initialize transport: "
+    'Get "https://172.30.78.10:5000/v2/": EOF',
+    "failed",
+]
+SEED_DEPLOYMENT = {"registry": {"bind": "127.0.0.1", "port": 5000}, "proxy": None}
+
+
+def test_a_push_refused_on_the_seed_s_deployment_names_the_loopback_bind_and_the_fix():
+    assert worker_push_failure(REAL_PUT_FAILURE, "172.30.78.10:5000", SEED_DEPLOYMENT) == (
+        "the worker could not reach the registry at 172.30.78.10:5000 (ERRO[0007] failed to set repo/auth "
+        'options: initialize transport: Get "https://172.30.78.10:5000/v2/": EOF): the registry job listens '
+        "on 127.0.0.1:5000 only (loopback) and no proxy job serves the port, so nothing on the network of "
+        "the workers answers; run registry_fix (site.yml does, before this stage)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("deployment", "named"),
+    [
+        ({"registry": {"bind": "0.0.0.0", "port": 5000}, "proxy": None}, False),
+        ({"registry": {"bind": "127.0.0.1", "port": 5000}, "proxy": {"port": 5000, "tls": True}}, False),
+        ({"registry": {"bind": "::1", "port": 5000}, "proxy": None}, True),
+        ({"registry": {"bind": "127.0.0.2", "port": 5000}, "proxy": None}, True),
+        (None, False),
+    ],
+    ids=["all-addresses", "behind-a-proxy", "ipv6-loopback", "other-loopback-address", "no-deployment"],
+)
+def test_the_loopback_cause_is_named_only_when_the_deployment_shows_it(deployment, named):
+    cause = worker_push_failure(REAL_PUT_FAILURE, "172.30.78.10:5000", deployment)
+    assert cause.startswith("the worker could not reach the registry at 172.30.78.10:5000 (ERRO[0007]")
+    assert ("only (loopback)" in cause) is named
+
+
+@pytest.mark.parametrize(
+    ("lines", "host_port"),
+    [
+        (["step failed: exit status 1", "Get https://10.0.0.5:5000/v2/: EOF"], "172.30.78.10:5000"),
+        (["pushed 172.30.78.10:5000/tiny:latest", "succeeded"], "172.30.78.10:5000"),
+        ([], "172.30.78.10:5000"),
+        (REAL_PUT_FAILURE, ""),
+    ],
+    ids=["another-registry", "no-network-error", "no-log", "no-registry"],
+)
+def test_a_log_without_a_network_error_to_the_registry_names_no_cause(lines, host_port):
+    assert worker_push_failure(lines, host_port, SEED_DEPLOYMENT) == ""
