@@ -667,6 +667,20 @@ def double(state, home, *args, stdin=subprocess.DEVNULL, env=None):
     )
 
 
+def logged_in_double(tmp_path, target, url, server=""):
+    """The double's state (server.yml: url, then server's lines) and a flyrc home whose target is
+    logged in to it as admin (token tok)."""
+    state, home = tmp_path / "state", tmp_path / "home"
+    state.mkdir()
+    home.mkdir()
+    (state / "server.yml").write_text(f"url: {url}\n{server}")
+    (state / "tokens.json").write_text('{"tok": "admin"}')
+    (home / ".flyrc").write_text(
+        f"targets:\n  {target}:\n    api: {url}\n    team: main\n    token: {{type: bearer, value: tok}}\n"
+    )
+    return state, home
+
+
 def normalise(text, url):
     text = text.replace("/tmp/realfly/fly", "FLY").replace(str(DOUBLE), "FLY")
     text = re.sub(r"fly_port=\d+", "fly_port=N", text)
@@ -763,15 +777,8 @@ def test_double_get_pipeline_json_matches_the_real_fly(replay, name):
 @pytest.mark.parametrize("outcome", ["succeeded_0", "failed_0", "failed_7", "errored_0", "aborted_0"])
 def test_double_watch_output_and_exit_code_match_the_real_fly(tmp_path, outcome):
     status, exit_status = outcome.rsplit("_", 1)
-    state, home = tmp_path / "state", tmp_path / "home"
+    state, home = logged_in_double(tmp_path, "w", "http://127.0.0.1:18201")
     (state / "jobs" / "demo").mkdir(parents=True)
-    home.mkdir()
-    (state / "server.yml").write_text("url: http://127.0.0.1:18201\n")
-    (state / "tokens.json").write_text('{"tok": "admin"}')
-    (home / ".flyrc").write_text(
-        "targets:\n  w:\n    api: http://127.0.0.1:18201\n    team: main\n"
-        "    token: {type: bearer, value: tok}\n"
-    )
     (tmp_path / "pw.yml").write_text(
         "jobs:\n- name: build\n  plan:\n  - task: t\n    config:\n      platform: linux\n"
         "      rootfs_uri: raw:///x\n      run: {path: sh, args: [-c, echo hi]}\n"
@@ -993,18 +1000,11 @@ def test_worker_names_in_the_message_keep_secrets_out(world):
 
 def test_double_abort_build_and_workers_follow_fly(tmp_path):
     """abort-build and workers --json as fly/commands/abort_build.go and workers.go print them."""
-    state, home = tmp_path / "state", tmp_path / "home"
-    state.mkdir()
-    home.mkdir()
-    (state / "server.yml").write_text(
-        "url: http://127.0.0.1:18203\nusers: {admin: pw}\nworkers:\n- {name: w1, state: landed, team: main}\n"
-        "- {name: w0, state: running, tags: [nested]}\n- {name: other, state: running, team: other}\n"
-    )
-    (state / "tokens.json").write_text('{"tok": "admin"}')
-    (home / ".flyrc").write_text(
-        "targets:\n  a:\n    api: http://127.0.0.1:18203\n    team: main\n"
-        "    token: {type: bearer, value: tok}\n"
-    )
+    state, home = logged_in_double(
+        tmp_path, "a", "http://127.0.0.1:18203",
+        "users: {admin: pw}\nworkers:\n- {name: w1, state: landed, team: main}\n"
+        "- {name: w0, state: running, tags: [nested]}\n- {name: other, state: running, team: other}\n",
+    )  # fmt: skip
     job = {"team_name": "main", "job_name": "build", "pipeline_name": "p"}
     builds = [
         {"id": 7, "name": "1", "status": "started", **job},
@@ -1052,15 +1052,8 @@ PROBE_PIPELINE = (
 def probe_concourse(tmp_path):
     """The double as the real Concourse was: its URL, user admin, pipeline probe with job waits
     and build 1 ended (aborted), logged in as target probe."""
-    state, home = tmp_path / "state", tmp_path / "home"
+    state, home = logged_in_double(tmp_path, "probe", "http://127.0.0.1:8078", "users: {admin: good}\n")
     (state / "jobs" / "probe").mkdir(parents=True)
-    home.mkdir()
-    (state / "server.yml").write_text("url: http://127.0.0.1:8078\nusers: {admin: good}\n")
-    (state / "tokens.json").write_text('{"tok": "admin"}')
-    (home / ".flyrc").write_text(
-        "targets:\n  probe:\n    api: http://127.0.0.1:8078\n    team: main\n"
-        "    token: {type: bearer, value: tok}\n"
-    )
     (tmp_path / "probe.yml").write_text(PROBE_PIPELINE)
     for argv in (
         ["set-pipeline", "-n", "-p", "probe", "-c", str(tmp_path / "probe.yml")],
