@@ -11,6 +11,7 @@ import ipaddress
 import re
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.nested.warden.plugins.module_utils.registry_protocol import is_loopback_host
 
 ENDPOINT_KEYS = ("url", "host_port", "scheme", "ca_cert", "username", "authenticated")
 
@@ -157,22 +158,13 @@ def worker_push_failure(log_lines, host_port, deployment=None):
     cause = f"the worker could not reach the registry at {host_port} ({failed[-1]})"
     registry = (deployment or {}).get("registry") or {}
     bind = str(registry.get("bind", ""))
-    if _is_loopback(bind) and not (deployment or {}).get("proxy"):
+    if is_loopback_host(bind) and not (deployment or {}).get("proxy"):
         cause += (
             f": the registry job listens on {bind}:{registry.get('port')} only (loopback) and no proxy "
             "job serves the port, so nothing on the network of the workers answers; run registry_fix "
             "(site.yml does, before this stage)"
         )
     return cause
-
-
-def _is_loopback(address):
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
 
 
 class FilterModule:

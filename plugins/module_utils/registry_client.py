@@ -17,6 +17,7 @@ from ansible_collections.nested.warden.plugins.module_utils.registry_api import 
     RegistryError,
     Response,
     read_body,
+    read_error_body,
 )
 from ansible_collections.nested.warden.plugins.module_utils.registry_protocol import (
     USER_AGENT,
@@ -109,20 +110,13 @@ class RegistryClient(RegistryApi):
             ) as answer:
                 return Response(answer.status, answer.headers, read_body(answer, sink), url)
         except urllib.error.HTTPError as error:
-            return Response(error.code, error.headers, _read_error_body(error), url)
+            return Response(error.code, error.headers, read_error_body(error), url)
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             raise classify_network_error(
                 error, url, self.timeout, self.ca_path, "ca_cert" if self.ca_cert else None
             ) from None
         except ValueError as error:  # a URL the registry sent (a token realm, a Link) that cannot be used
             raise RegistryError("unexpected", f"cannot request {url}: {error}") from None
-
-
-def _read_error_body(error):
-    try:
-        return error.read(64 * 1024)
-    except (OSError, http.client.HTTPException):
-        return b""
 
 
 def anonymous_access(client):

@@ -8,6 +8,7 @@ Standard library only, Python 3.8 and later (what the modules support)."""
 
 import base64
 import hashlib
+import http.client
 import json
 import re
 from dataclasses import dataclass, field
@@ -173,6 +174,15 @@ def read_body(answer, sink=None):
     for chunk in iter(lambda: answer.read(CHUNK_SIZE), b""):
         sink(chunk)
     return b""
+
+
+def read_error_body(error):
+    """The start of an HTTP error answer's body (an excerpt is all a message needs), or b"" when
+    the connection broke while reading it."""
+    try:
+        return error.read(64 * 1024)
+    except (OSError, http.client.HTTPException):
+        return b""
 
 
 def sha256_digest(data):

@@ -14,7 +14,7 @@ import urllib.request
 
 from nested_check.archives import write_oci_archive
 from nested_check.common import ctr
-from nested_check.registry_api import RegistryApi, RegistryError, Response, read_body
+from nested_check.registry_api import RegistryApi, RegistryError, Response, read_body, read_error_body
 
 USER_AGENT = "nested-check"
 
@@ -42,7 +42,7 @@ class ImageRegistry(RegistryApi):
                 return Response(answer.status, answer.headers, read_body(answer, sink), url)
         except urllib.error.HTTPError as error:
             with error:
-                return Response(error.code, error.headers, error.read(64 * 1024), url)
+                return Response(error.code, error.headers, read_error_body(error), url)
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             reason = getattr(error, "reason", error)
             raise RegistryError(network_error_kind(reason), f"cannot talk to {url}: {reason}") from None
